@@ -1,0 +1,29 @@
+"""CodeBuddy (www.codebuddy.ai) as a LiteLLM provider: ``litellm.completion(model="codebuddy/gpt-5.5", ...)``.
+
+Importing the package registers the ``codebuddy`` provider and its model catalog with LiteLLM (no network,
+no client created). ``codebuddy_llm`` is the handler instance the proxy's ``custom_provider_map`` names.
+"""
+
+from __future__ import annotations
+
+import litellm
+
+from ._version import __version__
+from .catalog import PROVIDER, register_catalog
+from .handler import CodeBuddyLLM
+
+__all__ = ["PROVIDER", "CodeBuddyLLM", "__version__", "codebuddy_llm", "register"]
+
+#: the handler instance (``litellm_codebuddy.codebuddy_llm`` in a proxy YAML)
+codebuddy_llm = CodeBuddyLLM()
+
+
+def register() -> None:
+    """Register the ``codebuddy`` provider and the model catalog with LiteLLM (idempotent)."""
+    if not any(entry.get("provider") == PROVIDER for entry in litellm.custom_provider_map):
+        litellm.custom_provider_map.append({"provider": PROVIDER, "custom_handler": codebuddy_llm})
+    litellm.utils.custom_llm_setup()
+    register_catalog()
+
+
+register()

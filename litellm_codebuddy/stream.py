@@ -1,0 +1,318 @@
+"""Pure conversion of CodeBuddy's stream events into LiteLLM chunks and into one ModelResponse.
+
+The gateway's stream differs from OpenAI's (``codebuddy-wire.md``): no ``created`` or ``index``, empty
+strings for absent values (``finish_reason: ""``, ``role: ""``, ``tool_calls: []``), ids that change from
+chunk to chunk, parallel tool calls that all carry ``index: 0`` and are told apart by id only, usage that may
+hold only ``total_tokens``, and errors inside a 200 stream. :class:`StreamState` absorbs all of that.
+
+Events that arrived together (one network read) are merged into one chunk: LiteLLM's stream wrapper costs
+about the same per chunk whatever the chunk holds, and nothing that is ready is held back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import litellm
+from litellm.types.utils import (
+    ChatCompletionDeltaToolCall,
+    Delta,
+    ModelResponse,
+    ModelResponseStream,
+    StreamingChoices,
+)
+
+from .catalog import PROVIDER
+from .errors import error_from_body, is_error_body
+
+__all__ = ["StreamState", "normalise_usage"]
+
+_loads = json.loads
+
+
+def normalise_usage(
+    raw: dict[str, Any] | None, count_prompt: Callable[[], int], count_completion: Callable[[], int]
+) -> dict[str, Any]:
+    """OpenAI-shaped usage from whatever the gateway sent.
+
+    Standard fields win. With only ``total_tokens``, the prompt is counted locally (capped at the total)
+    and completion = total - prompt. ``completion_thinking_tokens`` become reasoning tokens; cache fields
+    become ``prompt_tokens_details.cached_tokens``; ``credit`` is kept as it is.
+    """
+    raw = raw or {}
+    prompt = raw.get("prompt_tokens")
+    completion = raw.get("completion_tokens")
+    total = raw.get("total_tokens")
+    if prompt is None and completion is None:
+        if total is None:
+            prompt, completion = count_prompt(), count_completion()
+        else:
+            prompt = min(count_prompt(), total)
+            completion = total - prompt
+    elif prompt is None:
+        prompt = max((total or completion) - completion, 0)
+    elif completion is None:
+        completion = max((total or prompt) - prompt, 0)
+    if total is None:
+        total = prompt + completion
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+    details = raw.get("completion_tokens_details") or {}
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    if reasoning is None:
+        reasoning = raw.get("completion_thinking_tokens")
+    if reasoning is not None:
+        usage["completion_tokens_details"] = {
+            **(details if isinstance(details, dict) else {}),
+            "reasoning_tokens": reasoning,
+        }
+    pdetails = raw.get("prompt_tokens_details") or {}
+    cached = pdetails.get("cached_tokens") if isinstance(pdetails, dict) else None
+    if cached is None:
+        cached = raw.get("prompt_cache_hit_tokens", raw.get("cache_read_input_tokens"))
+    if cached is not None:
+        usage["prompt_tokens_details"] = {**(pdetails if isinstance(pdetails, dict) else {}), "cached_tokens": cached}
+    for key in ("credit", "cache_creation_input_tokens", "prompt_cache_miss_tokens"):
+        if raw.get(key) is not None:
+            usage[key] = raw[key]
+    return usage
+
+
+class StreamState:
+    """Folds decoded ``data:`` payloads into LiteLLM stream chunks (or, with ``accumulate``, one response).
+
+    ``feed(datas)`` takes the payloads that arrived together and returns the chunks to hand on; ``close()``
+    is called at end of stream and returns the finishing chunk or raises when the stream was cut short.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        count_prompt: Callable[[], int],
+        *,
+        accumulate: bool = False,
+        secrets: tuple[str | None, ...] = (),
+    ) -> None:
+        self.model = model
+        self.count_prompt = count_prompt
+        self.accumulate = accumulate
+        self.secrets = secrets
+        self.finish_reason: str | None = None
+        self.usage_raw: dict[str, Any] | None = None
+        self.done = False
+        self.finished_sent = False
+        self.response_id: str | None = None
+        self.upstream_model: str | None = None
+        self.events = 0
+        # tool calls: our index per upstream id, and per upstream index the latest of ours
+        self._pos_by_id: dict[str, int] = {}
+        self._pos_by_index: dict[Any, int] = {}
+        self._names: list[str | None] = []
+        self._ids: list[str] = []
+        # accumulation (non-streaming)
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self._args: list[list[str]] = []
+
+    # -------------------------------------------------------------- events
+
+    def _tool_position(self, call: dict[str, Any]) -> tuple[int, bool]:
+        call_id = call.get("id") or None
+        index = call.get("index")
+        if call_id is not None and call_id in self._pos_by_id:
+            pos = self._pos_by_id[call_id]
+            self._pos_by_index[index] = pos
+            return pos, False
+        if call_id is None and self._ids:
+            pos = self._pos_by_index.get(index, len(self._ids) - 1)
+            return pos, False
+        pos = len(self._ids)
+        call_id = call_id or f"call_{pos}_{int(time.time() * 1000)}"
+        self._pos_by_id[call_id] = pos
+        self._pos_by_index[index] = pos
+        self._ids.append(call_id)
+        self._names.append(None)
+        self._args.append([])
+        return pos, True
+
+    def feed(self, datas: list[str]) -> list[Any]:
+        """Chunks for a batch of payloads that arrived together (at most one delta chunk and one finish)."""
+        text: list[str] = []
+        thinking: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        for data in datas:
+            if self.done:
+                break
+            if data == "[DONE]":
+                self.done = True
+                break
+            try:
+                event = _loads(data)
+            except ValueError:
+                raise litellm.APIError(
+                    status_code=502,
+                    message=f"CodeBuddy sent a stream event that is not JSON: {data[:120]!r}",
+                    llm_provider=PROVIDER,
+                    model=self.model,
+                ) from None
+            if not isinstance(event, dict):
+                raise litellm.APIError(
+                    status_code=502,
+                    message=f"CodeBuddy sent a stream event that is not an object: {data[:120]!r}",
+                    llm_provider=PROVIDER,
+                    model=self.model,
+                )
+            if is_error_body(event):
+                raise error_from_body(event, 200, self.model, secrets=self.secrets)
+            self.events += 1
+            if self.response_id is None and event.get("id"):
+                self.response_id = event["id"]
+            if self.upstream_model is None and event.get("model"):
+                self.upstream_model = event["model"]
+            usage = event.get("usage")
+            if usage:
+                self.usage_raw = usage
+            for choice in event.get("choices") or ():
+                delta = choice.get("delta") or choice.get("message") or {}
+                piece = delta.get("content")
+                if piece:
+                    text.append(piece)
+                piece = delta.get("reasoning_content") or delta.get("reasoning")
+                if piece and isinstance(piece, str):
+                    thinking.append(piece)
+                for call in delta.get("tool_calls") or ():
+                    self._fold_call(call, calls)
+                finish = choice.get("finish_reason")
+                if finish:
+                    self.finish_reason = finish
+        chunks: list[Any] = []
+        if text or thinking or calls:
+            if self.accumulate:
+                self.content.extend(text)
+                self.reasoning.extend(thinking)
+            else:
+                chunks.append(self._delta_chunk("".join(text), "".join(thinking), list(calls.values())))
+        if not self.accumulate and self.finish_reason and (self.usage_raw or self.done):
+            chunks.append(self.finish_chunk())
+        return chunks
+
+    def _fold_call(self, call: dict[str, Any], calls: dict[int, dict[str, Any]]) -> None:
+        if not isinstance(call, dict):
+            return
+        pos, first = self._tool_position(call)
+        fn = call.get("function") or {}
+        name = fn.get("name") or None
+        args = fn.get("arguments") or ""
+        if name and self._names[pos] is None:
+            self._names[pos] = name
+            first = True
+        if self.accumulate:
+            if args:
+                self._args[pos].append(args)
+            return
+        entry = calls.get(pos)
+        if entry is None:
+            entry = calls[pos] = {
+                "index": pos,
+                "id": None,
+                "type": "function",
+                "function": {"name": None, "arguments": ""},
+            }
+        if first:
+            entry["id"] = self._ids[pos]
+            entry["function"]["name"] = self._names[pos]
+        entry["function"]["arguments"] += args
+
+    # -------------------------------------------------------------- chunks
+
+    def _delta_chunk(self, text: str, thinking: str, calls: list[dict[str, Any]]) -> Any:
+        if not thinking and len(calls) <= 1:
+            return {
+                "text": text,
+                "tool_use": calls[0] if calls else None,
+                "is_finished": False,
+                "finish_reason": "",
+                "usage": None,
+                "index": 0,
+            }
+        delta = Delta(
+            content=text or None,
+            reasoning_content=thinking or None,
+            tool_calls=[ChatCompletionDeltaToolCall(**c) for c in calls] or None,
+        )
+        return ModelResponseStream(model=self.model, choices=[StreamingChoices(index=0, delta=delta)])
+
+    def _final_finish_reason(self) -> str:
+        return self.finish_reason or ("tool_calls" if self._ids else "stop")
+
+    def usage(self) -> dict[str, Any]:
+        return normalise_usage(self.usage_raw, self.count_prompt, self._count_completion)
+
+    def _count_completion(self) -> int:
+        text = "".join(self.content) + "".join(self.reasoning) + "".join("".join(a) for a in self._args)
+        return litellm.token_counter(text=text) if text else self.events
+
+    def finish_chunk(self) -> dict[str, Any]:
+        self.finished_sent = True
+        return {
+            "text": "",
+            "tool_use": None,
+            "is_finished": True,
+            "finish_reason": self._final_finish_reason(),
+            "usage": self.usage(),
+            "index": 0,
+        }
+
+    def close(self) -> list[Any]:
+        """End of the byte stream: the finishing chunk, or an error when the answer was cut short.
+
+        Complete: a finish_reason was seen, or ``[DONE]`` arrived (then ``stop``/``tool_calls`` is assumed).
+        Neither: APIConnectionError, never a silent partial answer.
+        """
+        if not (self.finish_reason or self.done):
+            raise litellm.APIConnectionError(
+                message=(
+                    f"CodeBuddy stream ended without [DONE] or a finish_reason after {self.events} events: "
+                    "the answer is incomplete"
+                ),
+                llm_provider=PROVIDER,
+                model=self.model,
+            )
+        if self.accumulate or self.finished_sent:
+            return []
+        return [self.finish_chunk()]
+
+    # -------------------------------------------------------------- non-streaming
+
+    def build_response(self, model_response: ModelResponse) -> ModelResponse:
+        content = "".join(self.content)
+        tool_calls = [
+            {
+                "id": self._ids[i],
+                "type": "function",
+                "function": {"name": self._names[i] or "", "arguments": "".join(self._args[i])},
+            }
+            for i in range(len(self._ids))
+        ]
+        message: dict[str, Any] = {"role": "assistant", "content": content if (content or not tool_calls) else None}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
+        model_response.choices = [
+            litellm.Choices(index=0, finish_reason=self._final_finish_reason(), message=litellm.Message(**message))
+        ]
+        if self.response_id:
+            model_response.id = self.response_id
+        model_response.model = self.model
+        model_response.created = int(time.time())
+        usage = self.usage()
+        model_response.usage = litellm.Usage(**usage)  # type: ignore[attr-defined]
+        hidden = getattr(model_response, "_hidden_params", None)
+        if isinstance(hidden, dict):
+            hidden["upstream_model"] = self.upstream_model
+            if "credit" in usage:
+                hidden["codebuddy_credit"] = usage["credit"]
+        return model_response

@@ -1,0 +1,413 @@
+"""Pure request building for CodeBuddy: configuration, messages, parameters, tools, headers and URL.
+
+Nothing here does I/O. Every rule comes from ``codebuddy-wire.md``; each function says which quirk it
+answers. Bad input raises a LiteLLM exception before anything is sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import litellm
+
+from ._version import __version__
+from .catalog import PROVIDER
+
+DEFAULT_API_BASE = "https://www.codebuddy.ai/v2"
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+USER_AGENT = f"litellm-codebuddy/{__version__}"
+KEY_ENV = "CODEBUDDY_API_KEY"
+BASE_ENV = "CODEBUDDY_API_BASE"
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+# LiteLLM's own keys and keys this provider sets itself: never forwarded as body parameters
+_NOT_SENT = frozenset(
+    {
+        "stream",
+        "stream_options",
+        "max_retries",
+        "extra_headers",
+        "extra_body",
+        "timeout",
+        "api_key",
+        "api_base",
+        "base_url",
+        "allowed_openai_params",
+        "drop_params",
+        "additional_drop_params",
+        "mock_response",
+        "num_retries",
+        "ssl_verify",
+        "client",
+        "metadata",
+        "proxy_server_request",
+        "litellm_metadata",
+        "coalesce_ms",
+    }
+)
+_REASONING_OFF = frozenset({"none", "off", "disabled", "disable"})
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """Everything the handler needs to send one call: built without I/O, free of LiteLLM objects."""
+
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    model: str
+    api_key: str = field(repr=False)
+
+    def __repr__(self) -> str:  # the key is never shown
+        return f"PreparedRequest(url={self.url!r}, model={self.model!r}, messages={len(self.body['messages'])})"
+
+
+def bad_request(message: str, model: str = "") -> litellm.BadRequestError:
+    return litellm.BadRequestError(message=f"CodeBuddy: {message}", model=model, llm_provider=PROVIDER)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def resolve_api_key(api_key: str | None, model: str = "") -> str:
+    key = api_key if api_key else os.environ.get(KEY_ENV, "")
+    if not key:
+        raise litellm.AuthenticationError(
+            message=(
+                f"CodeBuddy: no API key. Pass api_key=... or set {KEY_ENV}; keys (ck_...) come from "
+                "https://www.codebuddy.ai/console/api-keys"
+            ),
+            llm_provider=PROVIDER,
+            model=model,
+        )
+    if any(ch.isspace() for ch in key) or not key.isprintable():
+        raise litellm.AuthenticationError(
+            message=(
+                f"CodeBuddy: the API key contains whitespace, CR/LF or control characters; check {KEY_ENV} "
+                "for a stray newline or space (the key is not shown)"
+            ),
+            llm_provider=PROVIDER,
+            model=model,
+        )
+    return key
+
+
+def resolve_url(api_base: str | None, model: str = "") -> str:
+    base = (api_base or os.environ.get(BASE_ENV) or DEFAULT_API_BASE).strip()
+    lowered = base.lower()
+    if not (lowered.startswith("http://") or lowered.startswith("https://")) or len(base.split("://", 1)[1]) == 0:
+        raise bad_request(f"api_base must be an http(s) URL, got {base[:80]!r}", model)
+    base = base.rstrip("/")
+    if base.endswith("/chat/completions"):
+        return base
+    return base + "/chat/completions"
+
+
+def build_headers(api_key: str, extra_headers: dict[str, Any] | None = None) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {api_key}",
+        "X-API-Key": api_key,
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        "User-Agent": USER_AGENT,
+    }
+    for name, value in (extra_headers or {}).items():
+        if value is None:
+            continue
+        # the caller's header wins, whatever its case
+        for existing in [k for k in headers if k.lower() == str(name).lower()]:
+            del headers[existing]
+        headers[str(name)] = str(value)
+    return headers
+
+
+def redacted_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("***" if k.lower() in ("authorization", "x-api-key") else v) for k, v in headers.items()}
+
+
+# ---------------------------------------------------------------- messages
+
+
+def _is_empty(content: Any) -> bool:
+    if content is None:
+        return True
+    if isinstance(content, str):
+        return content == ""
+    if isinstance(content, list):
+        return all(isinstance(p, dict) and p.get("type") == "text" and not p.get("text") for p in content)
+    return False
+
+
+def _text_of(content: Any) -> str:
+    """The text of a string or a list of text parts (parts joined by a newline)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+
+
+def _normalise_parts(content: Any, model: str, where: str) -> Any:
+    """Image parts exactly as the gateway wants them: ``{"type":"image_url","image_url":{"url":str}}``."""
+    if not isinstance(content, list):
+        return content
+    out = []
+    for part in content:
+        if not isinstance(part, dict):
+            raise bad_request(f"{where}: a content part must be an object, got {type(part).__name__}", model)
+        if part.get("type") == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str) or not url:
+                raise bad_request(f"{where}: an image_url part needs a URL string", model)
+            out.append({"type": "image_url", "image_url": {"url": url}})
+        else:
+            out.append(part)
+    return out
+
+
+def validate_messages(messages: Any, model: str = "") -> None:
+    """Reject input the gateway cannot take, with a message saying what is wrong (nothing is sent)."""
+    if messages is None:
+        raise bad_request("messages is missing", model)
+    if not isinstance(messages, list):
+        raise bad_request(f"messages must be a list, got {type(messages).__name__}", model)
+    if not messages:
+        raise bad_request("messages is empty: send at least one message", model)
+    call_ids: set[str] = set()
+    for i, msg in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(msg, dict):
+            raise bad_request(f"{where} must be an object with 'role' and 'content', got {type(msg).__name__}", model)
+        role = msg.get("role")
+        if role not in _ROLES:
+            raise bad_request(f"{where} has an unknown role {role!r} (expected one of {sorted(_ROLES)})", model)
+        content = msg.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise bad_request(f"{where}.content must be a string or a list of parts", model)
+        if role == "assistant":
+            for call in msg.get("tool_calls") or []:
+                if isinstance(call, dict) and call.get("id"):
+                    call_ids.add(str(call["id"]))
+            if "content" not in msg and not msg.get("tool_calls") and not msg.get("function_call"):
+                raise bad_request(f"{where}: an assistant message needs content or tool_calls", model)
+        elif role == "tool":
+            call_id = msg.get("tool_call_id")
+            if not call_id:
+                raise bad_request(f"{where}: a tool message needs a tool_call_id", model)
+            if str(call_id) not in call_ids:
+                raise bad_request(
+                    f"{where}: tool result for tool_call_id {call_id!r} has no matching assistant tool call before it",
+                    model,
+                )
+        elif "content" not in msg:
+            raise bad_request(f"{where}: a {role} message needs content", model)
+
+
+def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[dict[str, Any]]:
+    """The conversation in the shape the gateway accepts, with its meaning unchanged.
+
+    - all system and developer messages become one system message at the front (texts joined by a blank
+      line, in order, never rewritten); "You are a helpful assistant." when there is none (rules 1, 11128);
+    - empty user, system and assistant-without-tool-calls messages are dropped (11151);
+    - consecutive assistant messages are merged (11133); ``reasoning_content`` is not sent back (11151);
+    - tool messages and assistant ``tool_calls`` are kept as they are; image parts take the exact shape;
+    - the order of everything else is kept, so the gateway's prefix cache keeps hitting.
+    """
+    system_texts: list[str] = []
+    out: list[dict[str, Any]] = []
+    for i, original in enumerate(messages):
+        role = original.get("role")
+        content = original.get("content")
+        if role in ("system", "developer"):
+            if not _is_empty(content):
+                system_texts.append(_text_of(content))
+            continue
+        if role == "assistant":
+            has_calls = bool(original.get("tool_calls")) or bool(original.get("function_call"))
+            if _is_empty(content) and not has_calls:
+                continue
+            msg = {k: v for k, v in original.items() if k not in ("reasoning_content", "thinking_blocks")}
+            if out and out[-1].get("role") == "assistant":
+                out[-1] = _merge_assistant(out[-1], msg)
+                continue
+            out.append(msg)
+            continue
+        if role == "user" and _is_empty(content):
+            continue
+        msg = dict(original)
+        if isinstance(content, list):
+            msg["content"] = _normalise_parts(content, model, f"messages[{i}]")
+        out.append(msg)
+    system = "\n\n".join(system_texts) if system_texts else DEFAULT_SYSTEM_PROMPT
+    return [{"role": "system", "content": system}, *out]
+
+
+def _merge_assistant(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(first)
+    texts = [t for t in (_text_of(first.get("content")), _text_of(second.get("content"))) if t]
+    merged["content"] = "\n".join(texts) if texts else None
+    calls = list(first.get("tool_calls") or []) + list(second.get("tool_calls") or [])
+    if calls:
+        merged["tool_calls"] = calls
+    return merged
+
+
+# ---------------------------------------------------------------- tools
+
+
+def inline_schema(schema: Any) -> Any:
+    """A JSON schema without ``$ref``, ``$defs``/``definitions`` or ``allOf`` (the gateway rejects them).
+
+    Local references (``#/$defs/X``, ``#/definitions/X``, ``#``) are inlined; a recursive reference is cut
+    to ``{"type": "object"}`` at its second appearance on one path; ``allOf`` members are merged.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    root = schema
+
+    def resolve(ref: str) -> Any:
+        if not ref.startswith("#"):
+            return None
+        node: Any = root
+        for token in [t for t in ref[1:].split("/") if t]:
+            token = token.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or token not in node:
+                return None
+            node = node[token]
+        return node
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node and isinstance(node["$ref"], str):
+            ref = node["$ref"]
+            target = resolve(ref)
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            if target is None or ref in seen:
+                resolved: dict[str, Any] = {"type": "object"}
+            else:
+                resolved = walk(target, (*seen, ref))
+            return walk({**resolved, **siblings}, seen) if siblings else resolved
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("$defs", "definitions"):
+                continue
+            out[key] = walk(value, seen)
+        if "allOf" in out:
+            members = out.pop("allOf")
+            for member in members if isinstance(members, list) else []:
+                out = _merge_schema(out, member)
+        return out
+
+    return walk(copy.deepcopy(schema), ())
+
+
+def _merge_schema(base: dict[str, Any], extra: Any) -> dict[str, Any]:
+    if not isinstance(extra, dict):
+        return base
+    merged = dict(base)
+    for key, value in extra.items():
+        if key == "properties" and isinstance(value, dict):
+            merged["properties"] = {**merged.get("properties", {}), **value}
+        elif key == "required" and isinstance(value, list):
+            merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
+        elif key not in merged:
+            merged[key] = value
+    return merged
+
+
+def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
+    if not isinstance(tools, list):
+        raise bad_request("tools must be a list of {type: function, function: {...}} objects", model)
+    for i, tool in enumerate(tools):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function" or not isinstance(fn, dict):
+            raise bad_request(f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ...}}}}", model)
+        if not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise bad_request(f"tools[{i}].function.name must be a non-empty string", model)
+        params = fn.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            raise bad_request(f"tools[{i}].function.parameters must be a JSON schema object", model)
+    return tools
+
+
+def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[dict[str, Any]] | None, Any]:
+    """Tools with inlined schemas, and a string ``tool_choice`` (an object choice fails with 11101).
+
+    A named choice ``{"type":"function","function":{"name":N}}`` keeps its meaning as ``"required"``
+    with only tool N sent.
+    """
+    if tools is None:
+        if isinstance(tool_choice, dict):
+            raise bad_request("tool_choice names a function but no tools were given", model)
+        return None, tool_choice
+    tools = _validate_tools(tools, model)
+    if isinstance(tool_choice, dict):
+        name = (
+            (tool_choice.get("function") or {}).get("name") if isinstance(tool_choice.get("function"), dict) else None
+        )
+        name = name or tool_choice.get("name")
+        chosen = [t for t in tools if t["function"]["name"] == name]
+        if not chosen:
+            raise bad_request(f"tool_choice names {name!r}, which is not among the tools given", model)
+        tools, tool_choice = chosen, "required"
+    out = []
+    for tool in tools:
+        fn = dict(tool["function"])
+        if "parameters" in fn:
+            fn["parameters"] = inline_schema(fn["parameters"])
+        out.append({**tool, "type": "function", "function": fn})
+    return out, tool_choice
+
+
+# ---------------------------------------------------------------- body
+
+
+def build_body(model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]) -> dict[str, Any]:
+    params = dict(optional_params)
+    extra_body = params.pop("extra_body", None)
+    if isinstance(extra_body, dict):
+        params = {**extra_body, **params}
+    body: dict[str, Any] = {"model": model, "messages": normalise_messages(messages, model)}
+    tools, tool_choice = prepare_tools(params.pop("tools", None), params.pop("tool_choice", None), model)
+    reasoning = params.pop("reasoning", None)
+    effort = params.pop("reasoning_effort", None)
+    if effort is None and isinstance(reasoning, dict):
+        effort = reasoning.get("effort")  # only the top-level field is honoured by the gateway
+    for key, value in params.items():
+        if key not in _NOT_SENT and value is not None:
+            body[key] = value
+    if tools:
+        body["tools"] = tools
+    if tool_choice is not None and (tools or tool_choice == "none"):
+        body["tool_choice"] = tool_choice
+    if effort is not None and str(effort).lower() not in _REASONING_OFF:
+        body["reasoning_effort"] = effort
+    body["stream"] = True
+    body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def prepare_request(
+    model: str,
+    messages: Any,
+    optional_params: dict[str, Any],
+    api_key: str | None,
+    api_base: str | None,
+    extra_headers: dict[str, Any] | None = None,
+) -> PreparedRequest:
+    """Check the input and build the whole request; raises before any network on bad input."""
+    if not model or not str(model).strip():
+        raise bad_request("the model id is empty: use codebuddy/<model id>, e.g. codebuddy/gpt-5.5")
+    key = resolve_api_key(api_key, model)
+    url = resolve_url(api_base, model)
+    validate_messages(messages, model)
+    headers = build_headers(key, {**(optional_params.get("extra_headers") or {}), **(extra_headers or {})})
+    body = build_body(model, messages, optional_params)
+    return PreparedRequest(url=url, headers=headers, body=body, model=model, api_key=key)
