@@ -53,9 +53,11 @@ def normalise_usage(
             prompt = min(count_prompt(), total)
             completion = total - prompt
     elif prompt is None:
-        prompt = max((total or completion) - completion, 0)
+        assert completion is not None
+        prompt = max((total if total is not None else completion) - completion, 0)
     elif completion is None:
-        completion = max((total or prompt) - prompt, 0)
+        completion = max((total if total is not None else prompt) - prompt, 0)
+    assert prompt is not None and completion is not None
     if total is None:
         total = prompt + completion
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}

@@ -349,10 +349,8 @@ def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[d
         return None, tool_choice
     tools = _validate_tools(tools, model)
     if isinstance(tool_choice, dict):
-        name = (
-            (tool_choice.get("function") or {}).get("name") if isinstance(tool_choice.get("function"), dict) else None
-        )
-        name = name or tool_choice.get("name")
+        fn = tool_choice.get("function")
+        name = (fn.get("name") if isinstance(fn, dict) else None) or tool_choice.get("name")
         chosen = [t for t in tools if t["function"]["name"] == name]
         if not chosen:
             raise bad_request(f"tool_choice names {name!r}, which is not among the tools given", model)
