@@ -196,7 +196,7 @@ class StreamState:
                 self.reasoning.extend(thinking)
             else:
                 chunks.append(self._delta_chunk("".join(text), "".join(thinking), list(calls.values())))
-        if not self.accumulate and self.finish_reason and (self.usage_raw or self.done):
+        if not self.accumulate and not self.finished_sent and self.finish_reason and (self.usage_raw or self.done):
             chunks.append(self.finish_chunk())
         return chunks
 

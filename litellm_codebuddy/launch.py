@@ -1,0 +1,97 @@
+"""Start and stop the processes of a local setup: the built-in fake CodeBuddy and the LiteLLM proxy.
+
+Used by the demo and by the end-to-end tests. Every process starts in its own session so that
+:func:`stop` ends it and all its children (the proxy's workers included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+__all__ = ["free_port", "start_fake", "start_proxy", "stop", "wait_http"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def stop(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # stray children of a process that exited
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll ``url`` until it answers 200; raise RuntimeError on timeout or when ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with code {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def start_fake(
+    host: str = "127.0.0.1", port: int = 0, log: Path | None = None, extra_args: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m litellm_codebuddy.fake`` in a subprocess; returns it and its base URL."""
+    stderr = open(log, "ab") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "litellm_codebuddy.fake", "--host", host, "--port", str(port), *extra_args],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline().decode()
+        if line.startswith("FAKE_CODEBUDDY_URL="):
+            proc.stdout.close()
+            return proc, line.split("=", 1)[1].strip()
+        if not line and proc.poll() is not None:
+            break
+    stop(proc)
+    raise RuntimeError("the fake CodeBuddy did not start")
+
+
+def start_proxy(
+    config: str | Path, port: int, env: dict[str, str], log: Path | None = None, extra_args: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """The real ``litellm`` CLI with ``config`` on ``127.0.0.1:port`` (not waited for: see :func:`wait_http`)."""
+    cli = Path(sys.executable).with_name("litellm")
+    command = [str(cli)] if cli.exists() else [sys.executable, "-m", "litellm.proxy.proxy_cli"]
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    return subprocess.Popen(
+        [*command, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *extra_args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env},
+        start_new_session=True,
+    )

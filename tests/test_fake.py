@@ -1,0 +1,514 @@
+"""Tests of the built-in fake CodeBuddy gateway (``litellm_codebuddy.fake``), driven with plain httpx."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from litellm_codebuddy.fake import FakeCodeBuddy, parse_fault
+
+KEY = "ck_test.secret"
+HEADERS = {"Authorization": f"Bearer {KEY}", "X-API-Key": KEY}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_body(text: str = "hello world", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "gpt-5.5",
+        "stream": True,
+        "messages": [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": text}],
+    }
+    body.update(extra)
+    return body
+
+
+def parse_sse(raw: bytes) -> list[str]:
+    """The data of each SSE event (data lines joined with a newline); comments skipped."""
+    text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    events: list[str] = []
+    for block in text.split("\n\n"):
+        data = [line[5:].removeprefix(" ") for line in block.split("\n") if line.startswith("data:")]
+        if data:
+            events.append("\n".join(data))
+    return events
+
+
+def chunks_of(raw: bytes) -> list[dict[str, Any]]:
+    return [json.loads(e) for e in parse_sse(raw) if e != "[DONE]"]
+
+
+def content_of(chunks: list[dict[str, Any]]) -> str:
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 2.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return cond()
+
+
+@pytest.fixture(scope="module")
+def shared_fake() -> Iterator[FakeCodeBuddy]:
+    with FakeCodeBuddy() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCodeBuddy]:
+    with FakeCodeBuddy() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def client(shared_fake: FakeCodeBuddy) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=shared_fake.base_url, headers=HEADERS, timeout=10) as c:
+        yield c
+
+
+def post(client: httpx.Client, body: Any, **kw: Any) -> httpx.Response:
+    return client.post("/chat/completions", json=body, **kw)
+
+
+# ------------------------------------------------------------------------------------------------- happy path
+
+
+def test_happy_path_shape_and_oddities(client: httpx.Client) -> None:
+    r = post(client, make_body("hello   big world"))
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/event-stream"
+    events = parse_sse(r.content)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert content_of(chunks) == "Echo: hello   big world"
+    assert len(chunks) >= 4
+    ids = [c["id"] for c in chunks]
+    assert len(set(ids)) == len(ids) and all(i.startswith("resp_") for i in ids)
+    body_chunks, finish = chunks[:-1], chunks[-1]
+    for i, c in enumerate(body_chunks):
+        assert "created" not in c
+        assert c["object"] == "response"
+        assert c["model"] == "gpt-5.5"
+        choice = c["choices"][0]
+        assert "index" not in choice
+        assert choice["finish_reason"] == ""
+        assert choice["delta"]["role"] == ("assistant" if i == 0 else "")
+        assert choice["delta"]["refusal"] == ""
+        assert choice["delta"]["tool_calls"] == []
+    assert finish["choices"] == [{"delta": {"content": ""}, "finish_reason": "stop"}]
+    assert set(finish["usage"]) == {"total_tokens", "credit"}
+    # prompt: 4 + 4 words + 2*4 = 16 ; completion: 4 content events
+    assert finish["usage"]["total_tokens"] == 16 + len(body_chunks)
+
+
+def test_usage_full_thinking_and_reasoning(client: httpx.Client) -> None:
+    r = post(client, make_body("think hard FAKE:usage=thinking FAKE:cached=3", reasoning_effort="high"))
+    chunks = chunks_of(r.content)
+    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in chunks)
+    assert reasoning == "Thinking about: think hard"
+    assert content_of(chunks) == "Echo: think hard"
+    first_content = next(i for i, c in enumerate(chunks) if c["choices"][0]["delta"].get("content"))
+    assert all("reasoning_content" in c["choices"][0]["delta"] for c in chunks[:first_content])
+    usage = chunks[-1]["usage"]
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == 4
+    assert usage["completion_thinking_tokens"] == 4
+    assert usage["prompt_tokens_details"]["cached_tokens"] == 3
+    assert usage["completion_tokens"] == 7
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_directives_events_model_size_and_images(client: httpx.Client) -> None:
+    chunks = chunks_of(post(client, make_body("x FAKE:events=5 FAKE:model=other-model")).content)
+    assert content_of(chunks) == "w0 w1 w2 w3 w4 "
+    assert len(chunks) == 6 and chunks[0]["model"] == "other-model"
+    chunks = chunks_of(post(client, make_body("FAKE:size=100000")).content)
+    assert content_of(chunks) == "x" * 100_000
+    parts = [
+        {"type": "text", "text": "look"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+    ]
+    chunks = chunks_of(post(client, make_body(parts)).content)  # type: ignore[arg-type]
+    assert content_of(chunks) == "Echo: look [images: 2]"
+    assert chunks_of(post(client, make_body("a FAKE:usage=none")).content)[-1].get("usage") is None
+
+
+def test_multi_megabyte_event(client: httpx.Client) -> None:
+    r = post(client, make_body("FAKE:size=10000000"))
+    assert content_of(chunks_of(r.content)) == "x" * 10_000_000
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "days": {"type": "integer"},
+                    "unit": {"type": "string", "enum": ["c", "f"]},
+                    "extra": {"type": "boolean"},
+                },
+                "required": ["city", "days", "unit"],
+            },
+        },
+    },
+    {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}},
+]
+
+
+def tool_calls_of(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [tc for c in chunks for tc in c["choices"][0]["delta"].get("tool_calls") or []]
+
+
+def test_single_tool_call(client: httpx.Client) -> None:
+    chunks = chunks_of(post(client, make_body("weather?", tools=TOOLS)).content)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    deltas = tool_calls_of(chunks)
+    assert len(deltas) >= 3 and all(d["index"] == 0 for d in deltas)
+    assert deltas[0]["function"]["name"] == "get_weather" and deltas[0]["id"].startswith("tooluse_")
+    assert deltas[1]["id"] == deltas[0]["id"] and deltas[1]["function"]["name"] == ""
+    assert "id" not in deltas[2]
+    args = "".join(d["function"]["arguments"] for d in deltas)
+    assert json.loads(args) == {"city": "test", "days": 1, "unit": "c"}
+    assert sum(1 for d in deltas if d["function"].get("arguments")) >= 2
+    assert tool_calls_of(chunks_of(post(client, make_body("no", tools=TOOLS, tool_choice="none")).content)) == []
+
+
+def test_parallel_tool_calls_all_index_zero(client: httpx.Client) -> None:
+    chunks = chunks_of(post(client, make_body("both FAKE:parallel", tools=TOOLS)).content)
+    deltas = tool_calls_of(chunks)
+    ids = {d["id"] for d in deltas if d.get("id")}
+    assert len(ids) == 2 and all(d["index"] == 0 for d in deltas)
+    names = [d["function"]["name"] for d in deltas if d["function"].get("name")]
+    assert names == ["get_weather", "get_time"]
+    body = make_body("both PARALLEL", tools=TOOLS, parallel_tool_calls=False)
+    assert len({d["id"] for d in tool_calls_of(chunks_of(post(client, body).content)) if d.get("id")}) == 1
+
+
+def test_tool_results_answer(client: httpx.Client) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+    call2 = {**call, "id": "call_2"}
+    body = make_body("time?")
+    body["messages"] += [
+        {"role": "assistant", "content": None, "tool_calls": [call, call2]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "12:00"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "UTC"},
+    ]
+    body["tools"] = TOOLS
+    chunks = chunks_of(post(client, body).content)
+    assert content_of(chunks) == "Tool results: 12:00; UTC"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+# ------------------------------------------------------------------------------------------------ request checks
+
+
+def _msgs(*pairs: tuple[str, Any]) -> list[dict[str, Any]]:
+    return [{"role": role, "content": content} for role, content in pairs]
+
+
+SYS_USER = _msgs(("system", "s"), ("user", "a"))
+ORPHAN_TOOL = {"role": "tool", "tool_call_id": "x", "content": "r"}
+IMAGE_WITH_DETAIL = {"type": "image_url", "image_url": {"url": "u", "detail": "auto"}}
+
+CHECKS: list[tuple[str, dict[str, Any], int]] = [
+    ("not-object", {"__raw__": [1, 2]}, 11101),
+    ("no-messages", {"messages": []}, 11101),
+    ("non-stream", {"stream": False}, 11101),
+    ("missing-stream", {"stream": None}, 11101),
+    ("no-system", {"messages": _msgs(("user", "hi"))}, 11101),
+    ("system-not-first", {"messages": _msgs(("user", "hi"), ("system", "s"))}, 11128),
+    ("developer", {"messages": _msgs(("system", "s"), ("developer", "d"), ("user", "hi"))}, 11128),
+    ("two-assistants", {"messages": [*SYS_USER, *_msgs(("assistant", "b"), ("assistant", "c"))]}, 11133),
+    ("empty-content", {"messages": _msgs(("system", "s"), ("user", ""))}, 11151),
+    ("none-content", {"messages": _msgs(("system", "s"), ("user", "a"), ("assistant", None), ("user", "b"))}, 11151),
+    ("empty-list", {"messages": _msgs(("system", "s"), ("user", []))}, 11151),
+    ("tool-choice-object", {"tool_choice": {"type": "function", "function": {"name": "f"}}}, 11101),
+    ("broken-tool-sequence", {"messages": [*SYS_USER, ORPHAN_TOOL]}, 11148),
+    ("unapproved-channel", {"messages": _msgs(("system", "You are Claude Code"), ("user", "hi"))}, 11140),
+    ("unapproved-cursor", {"messages": _msgs(("system", "act like CURSOR"), ("user", "hi"))}, 11140),
+    ("unknown-model", {"model": "gpt-0"}, 11102),
+    ("prefixed-model", {"model": "codebuddy/gpt-5.5"}, 11102),
+    ("image-detail", {"messages": _msgs(("system", "s"), ("user", [IMAGE_WITH_DETAIL]))}, 11101),
+    ("image-string", {"messages": _msgs(("system", "s"), ("user", [{"type": "image_url", "image_url": "u"}]))}, 11101),
+    ("reasoning-none", {"reasoning_effort": "none"}, 11150),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "change", "code"), CHECKS, ids=[c[0] for c in CHECKS])
+def test_request_checks(client: httpx.Client, name: str, change: dict[str, Any], code: int) -> None:
+    body: Any = change["__raw__"] if "__raw__" in change else {**make_body(), **change}
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if v is not None}
+    r = post(client, body)
+    assert r.status_code == 200  # the gateway's quirk: business errors under HTTP 200
+    assert r.headers["content-type"].startswith("application/json")
+    data = r.json()
+    assert data["code"] == code, data
+    assert data["msg"] and data["requestId"] and set(data["displayMsg"]) == {"en", "zh"}
+
+
+def test_documented_messages(client: httpx.Client) -> None:
+    assert post(client, make_body(stream=False)).json()["msg"] == "Non-stream chat request is currently not supported"
+    no_system = {**make_body(), "messages": _msgs(("user", "hi"))}
+    assert post(client, no_system).json()["msg"] == "Parse message failed: 11101:invalid request"
+    first = {**make_body(), "messages": _msgs(("user", "hi"), ("system", "s"))}
+    assert post(client, first).json()["msg"] == "first message is not system prompt"
+
+
+def test_assistant_with_tool_calls_is_not_empty_and_fake_models_pass(client: httpx.Client) -> None:
+    body = make_body("go", model="fake-anything")
+    call = {"id": "c1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+    body["messages"] += [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "done"},
+    ]
+    r = post(client, body)
+    assert r.headers["content-type"] == "text/event-stream"
+    assert content_of(chunks_of(r.content)) == "Tool results: done"
+
+
+def test_schema_refs_are_http_400(client: httpx.Client) -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"$defs": {"A": {}}, "properties": {}}}}
+    r = post(client, make_body(tools=[tool]))
+    assert r.status_code == 400
+    assert r.json()["code"] == 400 and r.json()["msg"] == "Invalid request parameters"
+
+
+def test_error_status_directive(client: httpx.Client) -> None:
+    r = post(client, make_body("hi FAKE:status=400", model="nope"))
+    assert r.status_code == 400 and r.json()["code"] == 11102
+
+
+# ------------------------------------------------------------------------------------------------------ auth
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": f"Bearer {KEY}"},
+        {"X-API-Key": KEY},
+        {"Authorization": f"Bearer {KEY}", "X-API-Key": "ck_other"},
+        {"Authorization": "Bearer sk-123", "X-API-Key": "sk-123"},
+        {"Authorization": KEY, "X-API-Key": KEY},
+    ],
+    ids=["none", "bearer-only", "x-api-key-only", "mismatch", "not-ck", "no-bearer-scheme"],
+)
+def test_auth_rejections(shared_fake: FakeCodeBuddy, headers: dict[str, str]) -> None:
+    r = httpx.post(f"{shared_fake.base_url}/chat/completions", json=make_body(), headers=headers)
+    assert r.status_code == 401
+    assert r.json()["code"] == 401 and r.json()["msg"].startswith("unauthorized: ")
+
+
+def test_fixed_api_key() -> None:
+    with FakeCodeBuddy(api_key="ck_only.this") as fake:
+        url = f"{fake.base_url}/chat/completions"
+        good = {"Authorization": "Bearer ck_only.this", "X-API-Key": "ck_only.this"}
+        assert httpx.post(url, json=make_body(), headers=good).status_code == 200
+        assert httpx.post(url, json=make_body(), headers=HEADERS).status_code == 401
+        record = fake.requests[-1]
+        assert record.method == "POST" and record.path == "/v2/chat/completions"
+        assert record.headers["x-api-key"] == KEY and record["body"]["model"] == "gpt-5.5"
+
+
+# ---------------------------------------------------------------------------------------------------- transport
+
+
+def test_health_and_404(shared_fake: FakeCodeBuddy) -> None:
+    r = httpx.get(shared_fake.url + "/health")
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    r = httpx.post(shared_fake.base_url + "/completions", json={}, headers=HEADERS)
+    assert r.status_code == 404 and r.headers["content-type"] == "application/json"
+
+
+def test_keep_alive_reuses_one_connection(fake: FakeCodeBuddy) -> None:
+    with httpx.Client(base_url=fake.base_url, headers=HEADERS) as c:
+        for text in ("one", "two"):
+            assert content_of(chunks_of(post(c, make_body(text)).content)) == f"Echo: {text}"
+        assert post(c, make_body(stream=False)).json()["code"] == 11101
+        assert content_of(chunks_of(post(c, make_body("three")).content)) == "Echo: three"
+        assert fake.connections_total == 1
+        assert fake.open_connections == 1
+    assert wait_until(lambda: fake.open_connections == 0)
+    assert len(fake.requests) == 4
+
+
+def test_disconnect_detected(fake: FakeCodeBuddy) -> None:
+    with httpx.Client(base_url=fake.base_url, headers=HEADERS) as c:
+        with c.stream("POST", "/chat/completions", json=make_body("x FAKE:events=1000 FAKE:pace=0.01")) as r:
+            assert next(r.iter_lines()).startswith("data: ")
+        start = time.monotonic()
+        assert wait_until(lambda: fake.disconnects == 1, timeout=1.0)
+        assert time.monotonic() - start < 1.0
+
+
+def test_disconnect_detected_during_stall(fake: FakeCodeBuddy) -> None:
+    with httpx.Client(base_url=fake.base_url, headers=HEADERS) as c:
+        with c.stream("POST", "/chat/completions", json=make_body("x FAKE:stall=30")) as r:
+            assert next(r.iter_lines()).startswith("data: ")
+        assert wait_until(lambda: fake.disconnects == 1, timeout=1.0)
+
+
+async def test_async_client_and_stop_while_streaming() -> None:
+    fake = FakeCodeBuddy().start()
+    try:
+        async with httpx.AsyncClient(base_url=fake.base_url, headers=HEADERS) as c:
+            r = await c.post("/chat/completions", json=make_body("async"))
+            assert content_of(chunks_of(r.content)) == "Echo: async"
+            async with c.stream("POST", "/chat/completions", json=make_body("FAKE:stall=30")) as stream:
+                async for line in stream.aiter_lines():
+                    assert line.startswith("data: ")
+                    break
+                start = time.monotonic()
+                fake.stop()
+                assert time.monotonic() - start < 2
+    finally:
+        fake.stop()
+
+
+# ------------------------------------------------------------------------------------------------------ faults
+
+
+def test_fault_code_6004(client: httpx.Client) -> None:
+    data = post(client, make_body("hi FAKE:code=6004")).json()
+    assert data["code"] == 6004 and "超出频率限制" in data["msg"] and "(UTC+8)" in data["msg"]
+    r = post(client, make_body("hi"), headers={"X-Fake-Fault": "code=14018,status=429"})
+    assert r.status_code == 429 and r.json()["code"] == 14018
+
+
+def test_fault_nested(client: httpx.Client) -> None:
+    r = post(client, make_body("hi FAKE:nested=14018"))
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == -32603 and r.json()["error"]["data"] == {"code": 14018, "statusCode": 403}
+
+
+def test_fault_http_429_retry_after(client: httpx.Client) -> None:
+    r = post(client, make_body("hi FAKE:http=429"))
+    assert r.status_code == 429 and r.headers["retry-after"] == "7" and r.json()["code"] == 429
+    r = post(client, make_body("hi FAKE:http=429 FAKE:retry_after=2"))
+    assert r.headers["retry-after"] == "2"
+
+
+def test_fault_html(client: httpx.Client) -> None:
+    r = post(client, make_body("hi FAKE:html=502"))
+    assert r.status_code == 502 and r.headers["content-type"] == "text/html"
+    assert "<title>502 Bad Gateway</title>" in r.text
+
+
+def test_fault_redirect_is_not_followed(client: httpx.Client) -> None:
+    r = post(client, make_body("hi FAKE:redirect=http://127.0.0.1:9/elsewhere"))
+    assert r.status_code == 307 and r.headers["location"] == "http://127.0.0.1:9/elsewhere"
+
+
+def test_fault_cut(client: httpx.Client) -> None:
+    events = parse_sse(post(client, make_body("FAKE:cut FAKE:events=10")).content)
+    assert len(events) == 3 and "[DONE]" not in events
+    assert all(json.loads(e)["choices"][0]["finish_reason"] == "" for e in events)
+
+
+def test_fault_cut_reset_and_reset(client: httpx.Client) -> None:
+    with pytest.raises(httpx.TransportError):
+        post(client, make_body("FAKE:cut=reset FAKE:events=10"))
+    with pytest.raises(httpx.TransportError):
+        post(client, make_body("FAKE:reset"))
+
+
+def test_fault_nofinish_nodone(client: httpx.Client) -> None:
+    events = parse_sse(post(client, make_body("a b FAKE:nofinish")).content)
+    assert events[-1] == "[DONE]"
+    assert all(json.loads(e)["choices"][0]["finish_reason"] == "" for e in events[:-1])
+    events = parse_sse(post(client, make_body("a b FAKE:nodone")).content)
+    assert json.loads(events[-1])["choices"][0]["finish_reason"] == "stop"
+
+
+def test_fault_midstream(client: httpx.Client) -> None:
+    events = parse_sse(post(client, make_body("FAKE:midstream=11134 FAKE:events=10")).content)
+    assert len(events) == 4 and json.loads(events[-1])["code"] == 11134
+    events = parse_sse(post(client, make_body("FAKE:midstream=error FAKE:events=10")).content)
+    assert json.loads(events[-1])["error"]["type"] == "server_error"
+
+
+def test_fault_slow_and_stall(client: httpx.Client) -> None:
+    start = time.monotonic()
+    with client.stream("POST", "/chat/completions", json=make_body("hi FAKE:slow=0.3")) as r:
+        assert time.monotonic() - start >= 0.3
+        r.read()
+    start = time.monotonic()
+    with client.stream("POST", "/chat/completions", json=make_body("hi FAKE:stall=0.3")) as r:
+        lines = r.iter_lines()
+        assert next(lines).startswith("data: ")
+        assert time.monotonic() - start < 0.25
+        rest = list(lines)
+        assert time.monotonic() - start >= 0.3 and "data: [DONE]" in rest
+
+
+def test_fault_framing_variants(client: httpx.Client) -> None:
+    raw = post(client, make_body("a b FAKE:crlf FAKE:comments FAKE:multiline")).content
+    assert b"\r\n" in raw and b": keep-alive" in raw
+    assert raw.count(b"data: ") > len(parse_sse(raw))
+    chunks = chunks_of(raw)
+    assert content_of(chunks) == "Echo: a b"
+    raw = post(client, make_body("a b FAKE:garbage")).content
+    assert b"data: {not json" in raw and b"\xff\xfe" in raw and raw.endswith(b"data: [DONE]\n\n")
+
+
+def test_set_fault_and_bad_directives(fake: FakeCodeBuddy) -> None:
+    url = f"{fake.base_url}/chat/completions"
+    fake.set_fault("http=503")
+    assert httpx.post(url, json=make_body(), headers=HEADERS).status_code == 503
+    assert httpx.post(url, json=make_body(), headers=HEADERS).status_code == 503
+    fake.set_fault(None)
+    assert httpx.post(url, json=make_body(), headers=HEADERS).status_code == 200
+    r = httpx.post(url, json=make_body("FAKE:bogus"), headers=HEADERS)
+    assert r.status_code == 400 and "bad fake directive" in r.json()["msg"]
+    with pytest.raises(ValueError):
+        fake.set_fault("events=many")
+    assert parse_fault("FAKE:cut=reset, crlf") == {"cut": "reset", "crlf": True}
+
+
+# -------------------------------------------------------------------------------------------------- entry point
+
+
+def test_module_entry_point() -> None:
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "litellm_codebuddy.fake", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("FAKE_CODEBUDDY_URL=http://127.0.0.1:") and line.endswith("/v2"), line
+        base_url = line.split("=", 1)[1]
+        assert httpx.get(base_url.removesuffix("/v2") + "/health").json() == {"ok": True}
+        chunks = chunks_of(httpx.post(f"{base_url}/chat/completions", json=make_body("cli"), headers=HEADERS).content)
+        assert content_of(chunks) == "Echo: cli"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stdout.read() == ""
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
