@@ -1,0 +1,432 @@
+"""Pure request building: key, base URL, headers, messages, parameters and tool schemas (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import litellm
+import pytest
+from conftest import KEY
+
+from litellm_codebuddy import __version__
+from litellm_codebuddy.transformation import (
+    DEFAULT_API_BASE,
+    DEFAULT_SYSTEM_PROMPT,
+    build_body,
+    build_headers,
+    inline_schema,
+    normalise_messages,
+    prepare_request,
+    prepare_tools,
+    redacted_headers,
+    resolve_api_key,
+    resolve_url,
+)
+
+SYS = {"role": "system", "content": DEFAULT_SYSTEM_PROMPT}
+
+
+def tool(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": name, "description": f"{name} tool", "parameters": params or {"type": "object"}},
+    }
+
+
+# ---------------------------------------------------------------- key
+
+
+def test_key_argument_wins_over_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEBUDDY_API_KEY", "ck_env.value")
+    assert resolve_api_key("ck_arg.value") == "ck_arg.value"
+
+
+def test_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEBUDDY_API_KEY", "ck_env.value")
+    assert resolve_api_key(None) == "ck_env.value"
+
+
+def test_missing_key() -> None:
+    with pytest.raises(litellm.AuthenticationError) as info:
+        resolve_api_key(None)
+    assert "CODEBUDDY_API_KEY" in str(info.value)
+    assert "https://www.codebuddy.ai/console/api-keys" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["ck_a b", "ck_ab\n", "ck_ab\r", "\tck_ab", "ck_a\x00b"])
+def test_key_with_whitespace_or_control(bad: str) -> None:
+    with pytest.raises(litellm.AuthenticationError) as info:
+        resolve_api_key(bad)
+    assert bad.strip() not in str(info.value)
+
+
+# ---------------------------------------------------------------- base URL
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://gw.example/v2",
+        "https://gw.example/v2/",
+        "https://gw.example/v2/chat/completions",
+        "https://gw.example/v2/chat/completions/",
+    ],
+)
+def test_base_with_or_without_endpoint(base: str) -> None:
+    assert resolve_url(base) == "https://gw.example/v2/chat/completions"
+
+
+def test_base_default_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_url(None) == DEFAULT_API_BASE + "/chat/completions"
+    assert DEFAULT_API_BASE == "https://www.codebuddy.ai/v2"
+    monkeypatch.setenv("CODEBUDDY_API_BASE", "http://localhost:9/x/")
+    assert resolve_url(None) == "http://localhost:9/x/chat/completions"
+    assert resolve_url("https://arg.example/y") == "https://arg.example/y/chat/completions"
+
+
+@pytest.mark.parametrize("base", ["ftp://gw.example/v2", "www.codebuddy.ai/v2", "https://", "file:///etc/passwd"])
+def test_base_not_http(base: str) -> None:
+    with pytest.raises(litellm.BadRequestError):
+        resolve_url(base)
+
+
+# ---------------------------------------------------------------- headers
+
+
+def test_headers() -> None:
+    headers = build_headers(KEY)
+    assert headers == {
+        "Authorization": f"Bearer {KEY}",
+        "X-API-Key": KEY,
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        "User-Agent": f"litellm-codebuddy/{__version__}",
+    }
+
+
+def test_extra_headers_override_case_insensitively() -> None:
+    headers = build_headers(KEY, {"user-agent": "mine/1", "X-Trace": "t1"})
+    assert headers["user-agent"] == "mine/1"
+    assert "User-Agent" not in headers
+    assert headers["X-Trace"] == "t1"
+
+
+def test_redacted_headers() -> None:
+    shown = redacted_headers(build_headers(KEY))
+    assert KEY not in json.dumps(shown)
+    assert shown["Content-Type"] == "application/json"
+
+
+# ---------------------------------------------------------------- messages
+
+
+def test_system_injected_when_missing() -> None:
+    assert normalise_messages([{"role": "user", "content": "hi"}]) == [SYS, {"role": "user", "content": "hi"}]
+
+
+def test_several_systems_merged_in_order_and_moved_to_front() -> None:
+    msgs = [
+        {"role": "user", "content": "u1"},
+        {"role": "system", "content": "first"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "developer", "content": "second"},
+        {"role": "user", "content": "u2"},
+        {"role": "system", "content": [{"type": "text", "text": "third"}]},
+    ]
+    assert normalise_messages(msgs) == [
+        {"role": "system", "content": "first\n\nsecond\n\nthird"},
+        {"role": "user", "content": "u1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "u2"},
+    ]
+
+
+def test_developer_sent_as_system() -> None:
+    out = normalise_messages([{"role": "developer", "content": "be terse"}, {"role": "user", "content": "x"}])
+    assert out[0] == {"role": "system", "content": "be terse"}
+    assert all(m["role"] != "developer" for m in out)
+
+
+def test_consecutive_assistants_merged() -> None:
+    out = normalise_messages(
+        [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "part one"},
+            {"role": "assistant", "content": "part two"},
+            {"role": "user", "content": "q2"},
+        ]
+    )
+    assert [m["role"] for m in out] == ["system", "user", "assistant", "user"]
+    assert "part one" in out[2]["content"] and "part two" in out[2]["content"]
+    assert out[2]["content"].index("part one") < out[2]["content"].index("part two")
+
+
+def test_consecutive_assistants_merge_keeps_tool_calls() -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    out = normalise_messages(
+        [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "thinking aloud"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+        ]
+    )
+    assert [m["role"] for m in out] == ["system", "user", "assistant", "tool"]
+    assert out[2]["tool_calls"] == [call]
+    assert out[2]["content"] == "thinking aloud"
+
+
+@pytest.mark.parametrize("empty", ["", None, [], [{"type": "text", "text": ""}]])
+def test_empty_user_and_system_dropped(empty: Any) -> None:
+    out = normalise_messages(
+        [
+            {"role": "system", "content": empty},
+            {"role": "user", "content": empty},
+            {"role": "user", "content": "real"},
+        ]
+    )
+    assert out == [SYS, {"role": "user", "content": "real"}]
+
+
+def test_tool_messages_and_tool_calls_intact() -> None:
+    calls = [
+        {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}},
+        {"id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+    ]
+    msgs = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "call_a", "content": "r1"},
+        {"role": "tool", "tool_call_id": "call_b", "content": "r2", "name": "g"},
+    ]
+    out = normalise_messages(msgs)
+    assert out[1:] == msgs
+
+
+def test_image_parts_shape() -> None:
+    msgs = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this"},
+                {"type": "image_url", "image_url": "data:image/png;base64,AAAA"},
+                {"type": "image_url", "image_url": {"url": "https://img.example/a.png", "detail": "high"}},
+            ],
+        }
+    ]
+    out = normalise_messages(msgs)
+    assert out[1]["content"] == [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "image_url", "image_url": {"url": "https://img.example/a.png"}},
+    ]
+    # the caller's message is not mutated
+    assert msgs[0]["content"][2]["image_url"]["detail"] == "high"
+
+
+def test_system_prompt_never_rewritten() -> None:
+    prompt = "You are Claude Code, Anthropic's official CLI for Claude. You are also Cursor and Codex."
+    out = normalise_messages([{"role": "system", "content": prompt}, {"role": "user", "content": "hi"}])
+    assert out[0] == {"role": "system", "content": prompt}
+
+
+def test_reasoning_content_not_sent_back() -> None:
+    out = normalise_messages(
+        [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "answer", "reasoning_content": "secret thoughts", "thinking_blocks": []},
+            {"role": "user", "content": "q2"},
+        ]
+    )
+    assert out[2] == {"role": "assistant", "content": "answer"}
+
+
+def test_order_of_the_rest_unchanged() -> None:
+    msgs = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(9)]
+    assert normalise_messages(msgs)[1:] == msgs
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [],
+        "hi",
+        [{"role": "robot", "content": "x"}],
+        [{"role": "user", "content": 5}],
+        [{"role": "user", "content": "q"}, {"role": "tool", "tool_call_id": "nope", "content": "r"}],
+    ],
+)
+def test_invalid_messages_rejected(messages: Any) -> None:
+    with pytest.raises(litellm.BadRequestError):
+        prepare_request("gpt-5.5", messages, {}, KEY, None)
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def body(**params: Any) -> dict[str, Any]:
+    return build_body("gpt-5.5", [{"role": "user", "content": "hi"}], params)
+
+
+def test_stream_always_true_with_usage() -> None:
+    for params in ({}, {"stream": False}, {"stream_options": {"include_usage": False}}, {"stream": True}):
+        b = body(**params)
+        assert b["stream"] is True
+        assert b["stream_options"] == {"include_usage": True}
+
+
+def test_forwarded_params() -> None:
+    params = {
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "max_tokens": 100,
+        "max_completion_tokens": 200,
+        "stop": ["END"],
+        "seed": 7,
+        "response_format": {"type": "json_object"},
+        "parallel_tool_calls": False,
+        "user": "u-1",
+    }
+    b = body(**params)
+    for key, value in params.items():
+        assert b[key] == value
+
+
+def test_litellm_keys_not_sent() -> None:
+    b = body(max_retries=3, num_retries=2, stream=False, timeout=5, api_key=KEY, extra_headers={"a": "b"}, metadata={})
+    for key in ("max_retries", "num_retries", "timeout", "api_key", "extra_headers", "metadata"):
+        assert key not in b
+    assert KEY not in json.dumps(b)
+
+
+@pytest.mark.parametrize("off", ["none", "off", "None", "OFF"])
+def test_reasoning_effort_off_dropped(off: str) -> None:
+    assert "reasoning_effort" not in body(reasoning_effort=off)
+
+
+def test_reasoning_effort_forwarded() -> None:
+    assert body(reasoning_effort="high")["reasoning_effort"] == "high"
+
+
+def test_reasoning_object_lifted() -> None:
+    b = body(reasoning={"effort": "low"})
+    assert b["reasoning_effort"] == "low"
+    assert "reasoning" not in b
+
+
+def test_extra_body_sent_top_level() -> None:
+    b = body(extra_body={"reasoning_effort": "medium", "custom_flag": 1})
+    assert b["reasoning_effort"] == "medium"
+    assert b["custom_flag"] == 1
+    assert "extra_body" not in b
+
+
+def test_model_sent_as_is() -> None:
+    assert body()["model"] == "gpt-5.5"
+    assert build_body("some/odd:model-id", [{"role": "user", "content": "x"}], {})["model"] == "some/odd:model-id"
+
+
+# ---------------------------------------------------------------- tools
+
+
+def test_named_tool_choice_becomes_required_with_only_that_tool() -> None:
+    tools = [tool("a"), tool("b"), tool("c")]
+    out, choice = prepare_tools(tools, {"type": "function", "function": {"name": "b"}})
+    assert choice == "required"
+    assert [t["function"]["name"] for t in out or []] == ["b"]
+
+
+@pytest.mark.parametrize("choice", ["auto", "none", "required"])
+def test_string_tool_choice_kept(choice: str) -> None:
+    b = body(tools=[tool("a"), tool("b")], tool_choice=choice)
+    assert b["tool_choice"] == choice
+    assert len(b["tools"]) == 2
+
+
+def test_named_tool_choice_unknown_tool() -> None:
+    with pytest.raises(litellm.BadRequestError):
+        prepare_tools([tool("a")], {"type": "function", "function": {"name": "zzz"}})
+
+
+SCHEMA_WITH_REFS = {
+    "type": "object",
+    "$defs": {
+        "Address": {
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+            "required": ["city"],
+        },
+        "Named": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+        "Node": {
+            "type": "object",
+            "properties": {
+                "value": {"type": "integer"},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+            },
+        },
+    },
+    "definitions": {"Zip": {"type": "string", "pattern": "^[0-9]{5}$"}},
+    "properties": {
+        "home": {"$ref": "#/$defs/Address", "description": "where they live"},
+        "zip": {"$ref": "#/definitions/Zip"},
+        "person": {"allOf": [{"$ref": "#/$defs/Named"}, {"properties": {"age": {"type": "integer"}}}]},
+        "tree": {"$ref": "#/$defs/Node"},
+    },
+}
+
+
+def _keys(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _keys(v)}
+    return set()
+
+
+def test_schema_inlined() -> None:
+    out = inline_schema(SCHEMA_WITH_REFS)
+    assert not {"$ref", "$defs", "definitions", "allOf"} & _keys(out)
+    props = out["properties"]
+    assert props["home"]["properties"]["city"] == {"type": "string"}
+    assert props["home"]["required"] == ["city"]
+    assert props["home"]["description"] == "where they live"
+    assert props["zip"] == {"type": "string", "pattern": "^[0-9]{5}$"}
+    assert set(props["person"]["properties"]) == {"name", "age"}
+    assert props["person"]["required"] == ["name"]
+    # recursion is cut, not followed forever
+    tree = props["tree"]
+    assert tree["properties"]["value"] == {"type": "integer"}
+    assert tree["properties"]["children"]["items"] == {"type": "object"}
+    json.dumps(out)  # finite
+    # the caller's schema is untouched
+    assert "$defs" in SCHEMA_WITH_REFS and "$ref" in SCHEMA_WITH_REFS["properties"]["home"]
+
+
+def test_recursive_root_ref_cut() -> None:
+    schema = {"type": "object", "properties": {"self": {"$ref": "#"}, "n": {"type": "integer"}}}
+    out = inline_schema(schema)
+    assert "$ref" not in _keys(out)
+    json.dumps(out)
+
+
+def test_tools_in_body_inlined() -> None:
+    b = body(tools=[tool("t", SCHEMA_WITH_REFS)])
+    params = b["tools"][0]["function"]["parameters"]
+    assert not {"$ref", "$defs", "definitions", "allOf"} & _keys(params)
+    assert "city" in params["properties"]["home"]["properties"]
+
+
+# ---------------------------------------------------------------- the whole request
+
+
+def test_prepare_request_repr_hides_key() -> None:
+    prep = prepare_request("gpt-5.5", [{"role": "user", "content": "x"}], {}, KEY, None)
+    assert KEY not in repr(prep)
+    assert prep.url == "https://www.codebuddy.ai/v2/chat/completions"
+    assert prep.headers["X-API-Key"] == KEY
+
+
+def test_prepare_request_checks_key_before_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(litellm.AuthenticationError):
+        prepare_request("gpt-5.5", [{"role": "user", "content": "x"}], {}, None, None)
