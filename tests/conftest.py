@@ -198,9 +198,11 @@ def raised(mode: str, expected: type[BaseException] | tuple[type[BaseException],
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.delenv("CODEBUDDY_API_KEY", raising=False)
     monkeypatch.delenv("CODEBUDDY_API_BASE", raising=False)
+    # no stored login from the developer's own home may stand in for a missing key
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
 
 
 def _local(host: Any) -> bool:

@@ -1,0 +1,692 @@
+"""The ``litellm-codebuddy`` command: ``doctor``, ``chat``, ``models``, ``login``, ``logout``, ``status``.
+
+Every subcommand has ``--help``. Keys and tokens are never printed (at most ``ck_… (N characters)``). Answers go
+to stdout; notes, usage figures, errors and the progress indicator go to stderr (the indicator only when stderr
+is a terminal). Exit codes, for scripts:
+
+====  =====================================================================================================
+0     success
+1     any other failure (the gateway rejected the request, e.g. 11101/11102/11128; a server error; a bug)
+2     usage error (bad command line)
+3     not configured: no API key and no login, a malformed key, a bad API base, an expired login
+4     authentication or permission refused: HTTP 401/403, 11140 (risk control), 14015, a refused login
+5     rate limited or out of credits: HTTP 429, 6000-6008 (6004: frequency limit), 14018 and the like
+6     network trouble: cannot connect, timeout, CodeBuddy temporarily unavailable (502/503/504, 11134)
+7     login not completed: the wait timed out (``--timeout``) or the login request expired
+130   interrupted (Ctrl-C)
+====  =====================================================================================================
+
+``login`` / ``logout`` / ``status`` (the device-flow login) are EXPERIMENTAL: their endpoints come from other
+clients' reports, not from CodeBuddy's documentation. An API key (``CODEBUDDY_API_KEY``) is the supported way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import sys
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import litellm
+
+from . import auth
+from ._version import __version__
+from .catalog import PROVIDER
+from .discovery import Discovery, LiveModel, catalog_models, discover
+from .errors import CODE_MEANINGS
+from .transformation import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, resolve_url
+
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_FAILURE",
+    "EXIT_LOGIN",
+    "EXIT_NETWORK",
+    "EXIT_NOT_CONFIGURED",
+    "EXIT_OK",
+    "EXIT_RATE_LIMIT",
+    "EXIT_USAGE",
+    "main",
+]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_CONFIGURED = 3
+EXIT_AUTH = 4
+EXIT_RATE_LIMIT = 5
+EXIT_NETWORK = 6
+EXIT_LOGIN = 7
+EXIT_INTERRUPTED = 130
+
+DEFAULT_MODEL = "gpt-5.5"
+KEYS_URL = "https://www.codebuddy.ai/console/api-keys"
+KEY_SHAPE = re.compile(r"^ck_[^.\s]+\.[^.\s]\S*$")
+EXPERIMENTAL = (
+    "note: login is experimental: its endpoints come from other clients' reports, not CodeBuddy's documentation. "
+    f"An API key ({KEY_ENV}) is the supported way."
+)
+
+#: what to do about a business code (the meaning itself comes from errors.CODE_MEANINGS)
+HINTS: dict[int, str] = {
+    11101: "this provider normally shapes requests so this does not happen: please report it with the requestId",
+    11102: "check the model id; `litellm-codebuddy models --live` lists the ids your account offers",
+    11128: (
+        "if your system prompt names another coding tool (Claude Code, Cursor, Cline, ...), reword it; otherwise "
+        "report it with the requestId"
+    ),
+    11134: "the model's upstream is down for now: retry later or pick another model",
+    11140: (
+        "CodeBuddy's risk control or content check refused it: rephrase the request, or check your account at "
+        "https://www.codebuddy.ai (contact CodeBuddy support if it persists)"
+    ),
+    14015: f"create a new key at {KEYS_URL}, or run `litellm-codebuddy login` again",
+    14018: "top up credits or wait for your plan to renew (https://www.codebuddy.ai)",
+}
+for _code in range(6000, 6009):
+    HINTS[_code] = "wait until the reset time in the message (UTC+8), or use another model"
+for _code in (14001, 14002, 14003, 14012, 14013, 14014, 14019):
+    HINTS[_code] = "check your plan and credits at https://www.codebuddy.ai, or wait for them to renew"
+
+HTTP_HINTS: dict[int, tuple[str, str]] = {
+    401: (
+        "the key was refused (HTTP 401)",
+        f"check {KEY_ENV} (keys come from {KEYS_URL}); if you use the login, run `litellm-codebuddy login` again",
+    ),
+    403: ("permission denied (HTTP 403)", "check that your account may use this model"),
+    404: ("not found (HTTP 404)", f"check --api-base / {BASE_ENV} and the model id"),
+    429: ("rate limited (HTTP 429)", "wait a little and retry"),
+}
+
+
+# ---------------------------------------------------------------- output
+
+
+class Output:
+    """stdout/stderr writers that never let a known secret through."""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def out(self, text: str = "", end: str = "\n") -> None:
+        sys.stdout.write(self.redact(text) + end)
+        sys.stdout.flush()
+
+    def err(self, text: str = "", end: str = "\n") -> None:
+        sys.stderr.write(self.redact(text) + end)
+        sys.stderr.flush()
+
+
+class Progress:
+    """A spinner with elapsed seconds on stderr while waiting, only when stderr is a terminal."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, message: str, stream: TextIO | None = None) -> None:
+        self.message = message
+        self.stream = stream or sys.stderr
+        try:
+            self.enabled = bool(self.stream.isatty())
+        except (AttributeError, ValueError, OSError):
+            self.enabled = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, name="litellm-codebuddy-progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        frame = 0
+        while not self._stop.wait(0.1):
+            elapsed = time.monotonic() - start
+            self.stream.write(f"\r{self.FRAMES[frame % 4]} {self.message} ({elapsed:.0f}s)")
+            self.stream.flush()
+            frame += 1
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        self.stream.write("\r\x1b[K")
+        self.stream.flush()
+
+
+class CliError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@dataclass
+class Credentials:
+    key: str = field(repr=False)
+    source: str  # KEY_ENV or "login"
+
+
+def masked(key: str) -> str:
+    """What may be shown of a key: ``ck_… (41 characters)``."""
+    return f"{key[:3] if key.startswith('ck_') else ''}… ({len(key)} characters)"
+
+
+def _credentials(io: Output) -> Credentials:
+    """The key the CLI will use: CODEBUDDY_API_KEY, else the stored login (refreshed if needed)."""
+    env = os.environ.get(KEY_ENV, "")
+    if env:
+        io.secrets.add(env)
+        io.secrets.add(env.strip())
+        if any(ch.isspace() for ch in env) or not env.isprintable():
+            raise CliError(
+                EXIT_NOT_CONFIGURED,
+                f"{KEY_ENV} contains whitespace, a newline or control characters ({masked(env)}): "
+                "check for a stray newline or space",
+            )
+        return Credentials(env, KEY_ENV)
+    try:
+        token = auth.stored_token()
+    except litellm.AuthenticationError as exc:
+        raise CliError(EXIT_NOT_CONFIGURED, _message(exc)) from None
+    io.secrets.add(token)
+    return Credentials(token, "login")
+
+
+def _api_base(args: argparse.Namespace) -> str:
+    """The base URL (validated) for --api-base / CODEBUDDY_API_BASE / the default."""
+    try:
+        return resolve_url(args.api_base).removesuffix("/chat/completions")
+    except litellm.BadRequestError as exc:
+        code = EXIT_USAGE if args.api_base else EXIT_NOT_CONFIGURED
+        raise CliError(code, _message(exc)) from None
+
+
+def _base_source(args: argparse.Namespace) -> str:
+    if args.api_base:
+        return "--api-base"
+    return BASE_ENV if os.environ.get(BASE_ENV) else "default"
+
+
+def _message(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or exc)
+    return re.sub(r"^litellm\.\w+: (\w+Exception - )?", "", text).strip()
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    original = getattr(exc, "original_exception", None)
+    fallback = getattr(litellm.exceptions, "MidStreamFallbackError", None)
+    if fallback is not None and isinstance(exc, fallback) and isinstance(original, BaseException):
+        return original
+    return exc
+
+
+def explain(exc: BaseException) -> tuple[int, str]:
+    """(exit code, plain words: what happened and what to do) for a provider exception."""
+    exc = _unwrap(exc)
+    detail = _message(exc)
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
+        code = EXIT_AUTH
+    elif isinstance(exc, litellm.RateLimitError):
+        code = EXIT_RATE_LIMIT
+    elif isinstance(exc, (litellm.Timeout, litellm.APIConnectionError, litellm.ServiceUnavailableError)):
+        code = EXIT_NETWORK
+    else:
+        code = EXIT_FAILURE
+    found = re.search(r"\berror (\d{3,6}):", detail)
+    business = int(found.group(1)) if found else None
+    lines: list[str] = []
+    if business is not None and business in CODE_MEANINGS:
+        lines.append(f"CodeBuddy error {business}: {CODE_MEANINGS[business][1]}.")
+        if business in HINTS:
+            lines.append(f"What to do: {HINTS[business]}.")
+        _, said, rest = detail.partition("Upstream said:")
+        if said:  # the meaning is already above: keep the gateway's own words and the requestId
+            detail = said + rest
+    elif isinstance(status, int) and status in HTTP_HINTS:
+        what, todo = HTTP_HINTS[status]
+        lines.append(f"CodeBuddy: {what}.")
+        lines.append(f"What to do: {todo}.")
+    elif code == EXIT_NETWORK:
+        if isinstance(exc, litellm.Timeout):
+            lines.append("CodeBuddy did not answer in time.")
+        elif isinstance(exc, litellm.ServiceUnavailableError):
+            lines.append("CodeBuddy is temporarily unavailable.")
+        else:
+            lines.append("Could not talk to CodeBuddy (connection failed).")
+        lines.append(f"What to do: check your network and --api-base / {BASE_ENV}, then retry.")
+    lines.append(f"Details: {detail}")
+    return code, "\n".join(lines)
+
+
+def _window(tokens: int | None) -> str:
+    if not tokens:
+        return "?"
+    if tokens >= 1_000_000 and tokens % 1_000_000 == 0:
+        return f"{tokens // 1_000_000}M"
+    if tokens >= 1000:
+        return f"{tokens / 1000:g}k"
+    return str(tokens)
+
+
+def _duration(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60} min"
+
+
+def _when(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _model_id(model: str) -> str:
+    return model.removeprefix(f"{PROVIDER}/")
+
+
+def _usage_line(model: str, usage: Any, elapsed: float) -> str:
+    prompt = getattr(usage, "prompt_tokens", None)
+    completion = getattr(usage, "completion_tokens", None)
+    total = getattr(usage, "total_tokens", None)
+    parts = [f"{PROVIDER}/{model}", f"{elapsed:.1f} s"]
+    if total is not None:
+        parts.append(f"tokens: {prompt or 0} prompt + {completion or 0} completion = {total}")
+    return "[" + ", ".join(parts) + "]"
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_doctor(args: argparse.Namespace, io: Output) -> int:
+    io.out(f"litellm-codebuddy {__version__} (LiteLLM {_litellm_version()})")
+    base = _api_base(args)
+    io.out(f"API base: {base} ({_base_source(args)})")
+    env = os.environ.get(KEY_ENV, "")
+    if env:
+        io.secrets.add(env)
+        if any(ch.isspace() for ch in env) or not env.isprintable():
+            io.out(f"Key: {KEY_ENV} is set ({masked(env)}) but contains whitespace or control characters")
+            io.err(f"error: remove the stray space/newline from {KEY_ENV}")
+            return EXIT_NOT_CONFIGURED
+        if not KEY_SHAPE.match(env):
+            io.out(f"Key: {KEY_ENV} is set ({masked(env)}) but is not shaped like ck_<id>.<secret>")
+            io.err(f"error: CodeBuddy API keys look like ck_<id>.<secret>; copy the whole key from {KEYS_URL}")
+            return EXIT_NOT_CONFIGURED
+        io.out(f"Key: {KEY_ENV} = {masked(env)}, well formed")
+    else:
+        try:
+            tok = auth.load_token()
+        except ValueError as exc:
+            tok = None
+            io.err(f"warning: {exc}")
+        if tok is None:
+            io.out("Key: not configured")
+            io.err(
+                f"error: no API key. Set {KEY_ENV}=ck_... (keys come from {KEYS_URL}), "
+                "or run `litellm-codebuddy login` (experimental)"
+            )
+            return EXIT_NOT_CONFIGURED
+        io.secrets.update((tok.access_token, tok.refresh_token))
+        left = tok.expires_in()
+        state = f"expires in {_duration(left)}" if left > 0 else f"expired {_duration(left)} ago, will be refreshed"
+        io.out(f"Key: none in {KEY_ENV}; using the stored login (experimental), {state}")
+    try:
+        creds = _credentials(io)
+    except CliError as exc:
+        io.out("Key: unusable")
+        io.err(f"error: {exc.message}")
+        return exc.code
+    model = _model_id(args.model)
+    io.out(f"Request: one tiny request to {PROVIDER}/{model}")
+    start = time.monotonic()
+    try:
+        with Progress("waiting for CodeBuddy"):
+            resp = litellm.completion(
+                model=f"{PROVIDER}/{model}",
+                messages=[{"role": "user", "content": "ping"}],
+                max_tokens=1,
+                api_key=creds.key,
+                api_base=args.api_base,
+                timeout=args.timeout,
+            )
+    except Exception as exc:
+        code, words = explain(exc)
+        io.out("Result: FAILED")
+        io.err(words)
+        return code
+    usage = getattr(resp, "usage", None)
+    total = getattr(usage, "total_tokens", None)
+    io.out(f"Result: OK ({time.monotonic() - start:.2f} s" + (f", {total} tokens)" if total is not None else ")"))
+    io.out("All good.")
+    return EXIT_OK
+
+
+def _litellm_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("litellm")
+    except Exception:
+        return "unknown"
+
+
+def _read_prompt(args: argparse.Namespace) -> str:
+    prompt = args.prompt
+    if prompt is None or prompt == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise CliError(EXIT_USAGE, 'no prompt: give one, e.g. litellm-codebuddy chat "Hello", or pipe it in')
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise CliError(EXIT_USAGE, "the prompt is empty")
+    return str(prompt)
+
+
+def cmd_chat(args: argparse.Namespace, io: Output) -> int:
+    prompt = _read_prompt(args)
+    _api_base(args)
+    creds = _credentials(io)
+    model = _model_id(args.model)
+    messages: list[dict[str, str]] = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": prompt})
+    params: dict[str, Any] = {"api_key": creds.key, "api_base": args.api_base, "timeout": args.timeout}
+    if args.max_tokens:
+        params["max_tokens"] = args.max_tokens
+    start = time.monotonic()
+    usage: Any = None
+    wrote = ""
+    progress = Progress("waiting for CodeBuddy")
+    try:
+        with progress:
+            if args.no_stream:
+                resp = litellm.completion(model=f"{PROVIDER}/{model}", messages=messages, **params)
+                progress.stop()
+                wrote = resp.choices[0].message.content or ""
+                io.out(wrote, end="")
+                usage = getattr(resp, "usage", None)
+            else:
+                stream = litellm.completion(
+                    model=f"{PROVIDER}/{model}",
+                    messages=messages,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    **params,
+                )
+                for chunk in stream:
+                    if getattr(chunk, "usage", None) is not None:
+                        usage = chunk.usage
+                    choices = getattr(chunk, "choices", None) or []
+                    text = getattr(choices[0].delta, "content", None) if choices else None
+                    if text:
+                        progress.stop()
+                        io.out(text, end="")
+                        wrote = text
+    except Exception as exc:
+        if wrote and not wrote.endswith("\n"):
+            io.out()
+        code, words = explain(exc)
+        io.err(f"error: {words}")
+        return code
+    if not wrote.endswith("\n"):
+        io.out()
+    if not args.quiet:
+        io.err(_usage_line(model, usage, time.monotonic() - start))
+    return EXIT_OK
+
+
+def _model_rows(models: Iterable[LiveModel]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for m in models:
+        vision = "?" if m.supports_vision is None else ("yes" if m.supports_vision else "no")
+        rows.append((f"{PROVIDER}/{m.id}", _window(m.max_input_tokens), _window(m.max_output_tokens), vision))
+    return rows
+
+
+def cmd_models(args: argparse.Namespace, io: Output) -> int:
+    if args.live:
+        _api_base(args)
+        with Progress("asking CodeBuddy for your models"):
+            found = discover(api_base=args.api_base, timeout=args.timeout)
+        if found.note:
+            io.err(f"note: live model discovery failed, showing the built-in catalog instead: {found.note}")
+    else:
+        found = Discovery(catalog_models(), "catalog")
+    if args.json:
+        io.out(
+            json.dumps(
+                {
+                    "source": found.source,
+                    "endpoint": found.endpoint,
+                    "note": found.note,
+                    "models": [{**m.to_json(), "model": f"{PROVIDER}/{m.id}"} for m in found.models],
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    rows = [("MODEL", "CONTEXT", "MAX OUTPUT", "VISION"), *_model_rows(found.models)]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        io.out("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    source = f"live ({found.endpoint})" if found.source == "live" else "built-in catalog"
+    io.err(f"{len(found.models)} models, source: {source}")
+    return EXIT_OK
+
+
+def _can_open_browser() -> bool:
+    if os.environ.get("BROWSER"):
+        return True
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+_LOGIN_EXIT = {
+    "refused": EXIT_AUTH,
+    "expired": EXIT_LOGIN,
+    "timeout": EXIT_LOGIN,
+    "network": EXIT_NETWORK,
+    "protocol": EXIT_FAILURE,
+}
+
+
+def cmd_login(args: argparse.Namespace, io: Output) -> int:
+    base = _api_base(args)
+    io.err(EXPERIMENTAL)
+    progress = Progress("waiting for you to approve the login in the browser (Ctrl-C to cancel)")
+
+    def on_url(url: str) -> None:
+        io.out("Open this URL in a browser and approve the login:")
+        io.out(f"  {url}")
+        if not args.no_browser and _can_open_browser():
+            try:
+                webbrowser.open(url)
+            except Exception as exc:  # no browser after all: the URL is printed
+                io.err(f"note: could not open a browser ({type(exc).__name__})")
+        progress.__enter__()
+
+    try:
+        tok = auth.login(base, interval=args.interval, timeout=args.timeout, on_url=on_url)
+    except auth.LoginError as exc:
+        progress.stop()
+        io.err(f"error: login failed: {exc}")
+        if exc.kind == "refused":
+            io.err("What to do: the login was refused; try again, or use an API key from " + KEYS_URL)
+        elif exc.kind in ("timeout", "expired"):
+            io.err("What to do: run `litellm-codebuddy login` again and approve the login in time")
+        return _LOGIN_EXIT.get(exc.kind, EXIT_FAILURE)
+    finally:
+        progress.stop()
+    io.secrets.update((tok.access_token, tok.refresh_token))
+    io.out(f"Logged in. The token is stored in {auth.token_path()} (mode 0600).")
+    io.out(f"It expires {_when(tok.expires_at)} (in {_duration(tok.expires_in())}); it is refreshed automatically.")
+    if os.environ.get(KEY_ENV):
+        io.err(f"note: {KEY_ENV} is set and takes precedence over the login")
+    return EXIT_OK
+
+
+def cmd_logout(args: argparse.Namespace, io: Output) -> int:
+    path = auth.token_path()
+    if auth.delete_token(path):
+        io.out(f"Logged out: removed {path}.")
+    else:
+        io.out(f"Not logged in (no {path}).")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, io: Output) -> int:
+    path = auth.token_path()
+    if os.environ.get(KEY_ENV):
+        io.err(f"note: {KEY_ENV} is set and takes precedence over any login")
+    try:
+        tok = auth.load_token(path)
+    except ValueError as exc:
+        io.out("Not logged in: the token file is unreadable.")
+        io.err(f"error: {exc}. Run `litellm-codebuddy login` again.")
+        return EXIT_NOT_CONFIGURED
+    if tok is None:
+        io.out("Not logged in.")
+        io.err(f"Run `litellm-codebuddy login` (experimental) or set {KEY_ENV}.")
+        return EXIT_NOT_CONFIGURED
+    io.secrets.update((tok.access_token, tok.refresh_token))
+    left = tok.expires_in()
+    io.out(f"Logged in (experimental device login) at {tok.api_base}.")
+    io.out(f"Token file: {path}")
+    if left > 0:
+        io.out(f"The access token expires {_when(tok.expires_at)} (in {_duration(left)}).")
+    else:
+        io.out(f"The access token expired {_when(tok.expires_at)} ({_duration(left)} ago).")
+    io.out("A refresh token is stored: it is renewed automatically." if tok.refresh_token else "No refresh token.")
+    return EXIT_OK if left > 0 else EXIT_NOT_CONFIGURED
+
+
+# ---------------------------------------------------------------- parser
+
+
+EPILOG = f"""exit codes: 0 ok, 1 other failure, 2 usage error, 3 not configured (no key / no login / malformed key),
+4 authentication or permission refused, 5 rate limited or out of credits, 6 network / timeout / service
+unavailable, 7 login not completed in time, 130 interrupted.
+
+The key comes from {KEY_ENV} (never from the command line, where other users could see it), else from
+`litellm-codebuddy login` (experimental). The API base from --api-base, else {BASE_ENV}, else {DEFAULT_API_BASE}."""
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {value!r}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="litellm-codebuddy",
+        description="CodeBuddy for LiteLLM: check the setup, chat, list models, log in.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"litellm-codebuddy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_: str, func: Callable[[argparse.Namespace, Output], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name, help=help_, description=help_, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        p.set_defaults(func=func)
+        return p
+
+    def base(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--api-base", default=None, help=f"API base URL (default: {BASE_ENV} or {DEFAULT_API_BASE})")
+
+    p = add("doctor", "check the key and the connection with one tiny request; explain what fails", cmd_doctor)
+    base(p)
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model to try (default {DEFAULT_MODEL})")
+    p.add_argument("--timeout", type=_positive, default=60.0, help="seconds to wait for CodeBuddy (default 60)")
+
+    p = add("chat", "send one prompt and stream the answer to stdout (usage goes to stderr)", cmd_chat)
+    p.add_argument("prompt", nargs="?", help="the prompt; '-' or nothing reads it from stdin")
+    base(p)
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
+    p.add_argument("--system", "-s", default=None, help="a system prompt")
+    p.add_argument("--no-stream", action="store_true", help="wait for the whole answer, then print it")
+    p.add_argument("--max-tokens", type=int, default=None, help="cap the answer's length")
+    p.add_argument("--timeout", type=_positive, default=600.0, help="seconds between bytes (default 600)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no usage line on stderr")
+
+    p = add("models", "list the models: the built-in catalog, or your account's with --live", cmd_models)
+    base(p)
+    p.add_argument("--live", action="store_true", help="ask CodeBuddy for your account's models")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--timeout", type=_positive, default=15.0, help="seconds to wait for CodeBuddy (default 15)")
+
+    p = add("login", "log in with the browser and store a token (EXPERIMENTAL)", cmd_login)
+    base(p)
+    p.add_argument("--no-browser", action="store_true", help="only print the URL, do not open a browser")
+    p.add_argument(
+        "--interval",
+        type=_positive,
+        default=auth.DEFAULT_INTERVAL,
+        help="seconds between polls when the server announces none (default 5)",
+    )
+    p.add_argument("--timeout", type=_positive, default=300.0, help="give up after this many seconds (default 300)")
+
+    add("logout", "delete the stored login token", cmd_logout)
+    add("status", "show whether you are logged in and when the token expires (never the token)", cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help / --version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
+    litellm.suppress_debug_info = True
+    io = Output()
+    try:
+        return int(args.func(args, io))
+    except CliError as exc:
+        io.err(f"error: {exc.message}")
+        return exc.code
+    except KeyboardInterrupt:
+        io.err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug: say it plainly, never with a secret
+        io.err(f"error: unexpected {type(exc).__name__}: {exc}")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
