@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,13 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     workdir = Path(tempfile.mkdtemp(prefix="codebuddy-demo-"))
     env: dict[str, str] = {}
-    procs = []
+    procs: list[subprocess.Popen[bytes]] = []
 
-    def _stop_all(*_: object) -> None:
+    def _stop_all() -> None:
         for proc in reversed(procs):
             stop(proc)
 
-    signal.signal(signal.SIGTERM, lambda *_: (_stop_all(), sys.exit(143)))
+    def _on_sigterm(*_: object) -> None:
+        _stop_all()
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if os.environ.get("CODEBUDDY_API_KEY"):
             _say("CODEBUDDY_API_KEY is set: the proxy talks to CodeBuddy itself")

@@ -18,6 +18,11 @@ from pathlib import Path
 
 __all__ = ["free_port", "start_fake", "start_proxy", "stop", "wait_http"]
 
+# fake.py is standard library only: it runs by path, so the fake is up in a fraction of a second instead of
+# first importing the package (``python -m litellm_codebuddy.fake`` does, and its __init__ imports LiteLLM: 3-4 s)
+_FAKE_SCRIPT = Path(__file__).with_name("fake.py")
+_RUN_SCRIPT = "import runpy, sys; sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')"
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
@@ -60,14 +65,18 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
 def start_fake(
     host: str = "127.0.0.1", port: int = 0, log: Path | None = None, extra_args: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m litellm_codebuddy.fake`` in a subprocess; returns it and its base URL."""
-    stderr = open(log, "ab") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "litellm_codebuddy.fake", "--host", host, "--port", str(port), *extra_args],
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        start_new_session=True,
-    )
+    """The fake (``litellm_codebuddy/fake.py``) in a subprocess; returns it and its base URL."""
+    log_file = open(log, "ab") if log else None
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _RUN_SCRIPT, str(_FAKE_SCRIPT), "--host", host, "--port", str(port), *extra_args],
+            stdout=subprocess.PIPE,
+            stderr=log_file or subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    finally:
+        if log_file is not None:
+            log_file.close()  # the child has its own copy
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -87,11 +96,15 @@ def start_proxy(
     """The real ``litellm`` CLI with ``config`` on ``127.0.0.1:port`` (not waited for: see :func:`wait_http`)."""
     cli = Path(sys.executable).with_name("litellm")
     command = [str(cli)] if cli.exists() else [sys.executable, "-m", "litellm.proxy.proxy_cli"]
-    out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen(
-        [*command, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *extra_args],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env},
-        start_new_session=True,
-    )
+    log_file = open(log, "ab") if log else None
+    try:
+        return subprocess.Popen(
+            [*command, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *extra_args],
+            stdout=log_file or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env},
+            start_new_session=True,
+        )
+    finally:
+        if log_file is not None:
+            log_file.close()  # the child has its own copy
