@@ -170,6 +170,7 @@ def error_from_body(
     *,
     secrets: tuple[str | None, ...] = (),
 ) -> Exception:
+    headers = {k: redact(v, *secrets) for k, v in (headers or {}).items()}  # an upstream may echo the key
     code, msg, request_id, nested_status = _innermost(body)
     parts = ["CodeBuddy"]
     if code is not None and code in CODE_MEANINGS:
@@ -186,7 +187,7 @@ def error_from_body(
     if request_id:
         parts.append(f"requestId={request_id}.")
     message = redact(" ".join(parts), *secrets)
-    return status_error(status, message, model, headers, json.dumps(body).encode())
+    return status_error(status, message, model, headers, redact(json.dumps(body), *secrets).encode())
 
 
 def error_from_response(
@@ -200,7 +201,16 @@ def error_from_response(
         body = None
     if isinstance(body, dict) and (is_error_body(body) or status >= 400):
         return error_from_body(body, status, model, headers, secrets=secrets)
+    if 300 <= status < 400:
+        location = next((v for k, v in headers.items() if k.lower() == "location"), "") or "(no Location header)"
+        message = (
+            f"CodeBuddy HTTP {status}: a redirect to {redact(location, *secrets)[:200]}. Redirects are not followed, "
+            "so neither the request nor the API key was sent there; check api_base (or CODEBUDDY_API_BASE)"
+        )
+        return status_error(502, message, model, {k: redact(v, *secrets) for k, v in headers.items()})
     words = _STATUS_WORDS.get(status, "unexpected answer")
+    text = redact(text, *secrets)  # before the snippet is cut, so no part of a key survives the cut
     snippet = _clean_snippet(text) if text.strip() else "(empty body)"
     message = redact(f"CodeBuddy HTTP {status}: {words}. Body: {snippet}", *secrets)
-    return status_error(status if status >= 400 else 502, message, model, headers)
+    safe = {k: redact(v, *secrets) for k, v in headers.items()}
+    return status_error(status if status >= 400 else 502, message, model, safe)
