@@ -124,6 +124,20 @@ Stream faults:
   ``comments``        a ``: keep-alive`` comment block before every event
   ``multiline``       every JSON payload split over two ``data:`` lines (the joined data is still valid JSON)
 
+Login and discovery (experimental; the endpoints come from other clients' reports)
+-------------------------------------------------------------------------------------
+``POST /v2/plugin/auth/state`` -> ``{"code":0,"data":{"state","authUrl"[,"interval"]}}``; ``GET
+/v2/plugin/auth/token?state=S`` -> code 11217 (pending) for the first ``login_pending_polls`` polls of S, then
+``{"code":0,"data":{"accessToken","refreshToken","expiresIn"}}``; ``POST /v2/plugin/auth/token/refresh`` with
+``X-Refresh-Token`` -> a new token pair (the old refresh token stops working).  ``GET /v3/config`` ->
+``{"code":0,"data":{"models":[...]}}`` and ``GET /console/enterprises/personal/models`` -> ``{"code":0,"data":[...]}``
+(both need the chat endpoint's auth).  Issued access tokens are accepted as keys by every endpoint until they
+expire.  Attributes: ``login_pending_polls`` (0), ``login_refuse`` (the poll answers HTTP 403), ``login_expire``
+(code 11218 "login state expired"), ``login_interval`` (announced poll interval, None), ``token_expires_in``
+(86400; None omits it), ``refresh_fail`` (refresh answers HTTP 401), ``models_live`` (ids or dicts; None: the
+known models), ``discovery_fail`` (True: both discovery endpoints answer 500; ``"v3"``: only ``/v3/config``);
+``issue_token(expires_in)`` makes a token pair directly; ``account_requests`` records these requests.
+
 Counters: ``requests`` (records of chat requests, at most ``max_requests``, oldest dropped), ``disconnects``
 (streams abandoned by the client before they finished; detected on the next write, or within 0.1 s during a
 stall), ``open_connections``, ``connections_total``.
@@ -146,6 +160,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -159,6 +174,15 @@ KNOWN_MODELS: frozenset[str] = frozenset({"gpt-5.5", "gpt-5.4", "claude-sonnet-4
 UNAPPROVED_AGENTS: tuple[str, ...] = ("claude code", "cursor", "cline", "roo code", "kilo code", "codex cli")
 
 CHAT_PATH = "/v2/chat/completions"
+ACCOUNT_PATHS = frozenset(
+    {
+        "/v2/plugin/auth/state",
+        "/v2/plugin/auth/token",
+        "/v2/plugin/auth/token/refresh",
+        "/v3/config",
+        "/console/enterprises/personal/models",
+    }
+)
 _HEADER_LIMIT = 1 << 20
 _MAX_BODY = 64 << 20
 _FLUSH_BYTES = 64 << 10
@@ -560,6 +584,19 @@ class FakeCodeBuddy:
         self._start_error: BaseException | None = None
         self._conns: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
         self._lock = threading.Lock()
+        # login and discovery (see the module docstring), configurable from tests
+        self.login_pending_polls = 0
+        self.login_refuse = False
+        self.login_expire = False
+        self.login_interval: float | None = None
+        self.token_expires_in: int | None = 86400
+        self.refresh_fail = False
+        self.models_live: list[Any] | None = None
+        self.discovery_fail: bool | str = False
+        self.account_requests: list[RequestRecord] = []
+        self.tokens: dict[str, float] = {}  # issued access token -> expiry (time.time())
+        self._refresh_tokens: dict[str, str] = {}  # refresh token -> its access token
+        self._states: dict[str, int] = {}  # login state -> polls so far
 
     # ---------------------------------------------------------------------------------------------- public API
 
@@ -843,6 +880,8 @@ class FakeCodeBuddy:
                     writer, 405, {"code": 405, "msg": "method not allowed"}, keep_alive=req.keep_alive
                 )
             return await self._chat(req, reader, writer)
+        if req.path in ACCOUNT_PATHS:
+            return await self._account(req, writer)
         return await self._send_json(
             writer, 404, {"code": 404, "msg": f"not found: {req.path}"}, keep_alive=req.keep_alive
         )
@@ -860,6 +899,8 @@ class FakeCodeBuddy:
             return "missing X-API-Key header"
         if api_key.strip() != bearer:
             return "Authorization and X-API-Key carry different keys"
+        if self.tokens.get(bearer, 0.0) > time.time():  # an access token issued by the login endpoints
+            return None
         if self.api_key is None:
             if not (bearer.startswith("ck_") and len(bearer) > 3):
                 return "invalid API key"
@@ -1175,6 +1216,83 @@ class FakeCodeBuddy:
             self.disconnects += 1
             logger.debug("client abandoned the stream after %d events", count)
             return False
+
+    # ------------------------------------------------------------------------------------- login and discovery
+
+    def issue_token(self, expires_in: int | None = None) -> tuple[str, str]:
+        """A new (access token, refresh token) pair, accepted as a key until it expires."""
+        access, refresh = "at_" + uuid.uuid4().hex, "rt_" + uuid.uuid4().hex
+        life = self.token_expires_in if expires_in is None else expires_in
+        self.tokens[access] = time.time() + (86400 if life is None else life)
+        self._refresh_tokens[refresh] = access
+        return access, refresh
+
+    def _token_answer(self) -> dict[str, Any]:
+        access, refresh = self.issue_token()
+        data: dict[str, Any] = {"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer"}
+        if self.token_expires_in is not None:
+            data["expiresIn"] = self.token_expires_in
+        return {"code": 0, "msg": "OK", "data": data}
+
+    def _discovery_entries(self, personal: bool) -> list[dict[str, Any]]:
+        entries = self.models_live if self.models_live is not None else sorted(self.models)
+        out = []
+        for entry in entries:
+            item = dict(entry) if isinstance(entry, dict) else {"id": str(entry)}
+            item.setdefault("name", item.get("id"))
+            if not personal:  # /v3/config carries ids and names only
+                item = {k: v for k, v in item.items() if k in ("id", "name")}
+            out.append(item)
+        return out
+
+    async def _account(self, req: _Request, writer: asyncio.StreamWriter) -> bool:
+        keep = req.keep_alive
+        with self._lock:
+            self.account_requests.append(RequestRecord(req.method, req.target, dict(req.headers), None))
+        path, query = req.path, req.target.partition("?")[2]
+        params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+        want = "POST" if path in ("/v2/plugin/auth/state", "/v2/plugin/auth/token/refresh") else "GET"
+        if req.method != want:
+            return await self._send_json(writer, 405, {"code": 405, "msg": "method not allowed"}, keep_alive=keep)
+        obj: dict[str, Any]
+        status = 200
+        if path == "/v2/plugin/auth/state":
+            state = uuid.uuid4().hex
+            self._states[state] = 0
+            data: dict[str, Any] = {"state": state, "authUrl": f"{self.url}/login?state={state}"}
+            if self.login_interval is not None:
+                data["interval"] = self.login_interval
+            obj = {"code": 0, "msg": "OK", "data": data}
+        elif path == "/v2/plugin/auth/token":
+            state = params.get("state", "")
+            if state not in self._states or self.login_expire:
+                obj = {"code": 11218, "msg": "login state expired or unknown"}
+            elif self.login_refuse:
+                status, obj = 403, {"code": 403, "msg": "login refused by the user"}
+            elif self._states[state] < self.login_pending_polls:
+                self._states[state] += 1
+                obj = {"code": 11217, "msg": "login pending: waiting for the user"}
+            else:
+                del self._states[state]
+                obj = self._token_answer()
+        elif path == "/v2/plugin/auth/token/refresh":
+            old = req.headers.get("x-refresh-token", "")
+            if self.refresh_fail or old not in self._refresh_tokens:
+                status, obj = 401, {"code": 14015, "msg": "refresh token invalid or expired"}
+            else:
+                self.tokens.pop(self._refresh_tokens.pop(old), None)
+                obj = self._token_answer()
+        else:
+            why = self._auth_error(req.headers)
+            if why is not None:
+                status, obj = 401, {"code": 401, "msg": f"unauthorized: {why}"}
+            elif self.discovery_fail is True or (self.discovery_fail == "v3" and path == "/v3/config"):
+                status, obj = 500, {"code": 500, "msg": "Internal Server Error"}
+            elif path == "/v3/config":
+                obj = {"code": 0, "msg": "OK", "data": {"models": self._discovery_entries(False)}}
+            else:
+                obj = {"code": 0, "msg": "OK", "data": self._discovery_entries(True)}
+        return await self._send_json(writer, status, obj, keep_alive=keep)
 
 
 # ------------------------------------------------------------------------------------------------------------ main

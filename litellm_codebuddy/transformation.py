@@ -74,6 +74,10 @@ def bad_request(message: str, model: str = "") -> litellm.BadRequestError:
 
 def resolve_api_key(api_key: str | None, model: str = "") -> str:
     key = api_key if api_key else os.environ.get(KEY_ENV, "")
+    if not key:  # the `litellm-codebuddy login` token (experimental); raises AuthenticationError without one
+        from .auth import stored_token
+
+        key = stored_token(model)
     if not key:
         raise litellm.AuthenticationError(
             message=(
