@@ -1,13 +1,41 @@
 #!/usr/bin/env bash
-# The test command (README): install the package with its test extras, lint, type-check, run every test
-# (unit tests with respx, and end-to-end tests through the real LiteLLM proxy against the built-in fake).
+# The test command (README). Two passes, each in its own virtualenv under the repository:
+#  1. .venv: the package with its [test] extras (LiteLLM with the proxy, pinned by pip to the newest
+#     litellm[proxy] that installs), then ruff, mypy and every test, the end-to-end ones through the real
+#     LiteLLM proxy included;
+#  2. .venv-latest: the newest LiteLLM SDK that installs (without the proxy extras), and the whole suite but the
+#     end-to-end tests, so the provider stays green on the release users get from `pip install litellm`.
+# Extra arguments go to pytest in both passes. TEST_PASSES="full" (or "latest") runs one pass only.
 set -euo pipefail
 cd "$(dirname "$0")"
-VENV="${VENV:-.venv}"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
 export LITELLM_LOCAL_MODEL_COST_MAP=True
-"$VENV/bin/ruff" check .
-"$VENV/bin/ruff" format --check .
-"$VENV/bin/mypy" litellm_codebuddy
-exec "$VENV/bin/pytest" -n 2 "$@"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+passes="${TEST_PASSES:-full latest}"
+
+venv() {  # venv DIR SPEC: create DIR if needed and install SPEC into it
+    [ -x "$1/bin/python" ] || python3 -m venv "$1"
+    "$1/bin/python" -m pip install --quiet --upgrade --upgrade-strategy eager -e "$2"
+}
+
+for pass in $passes; do
+    case "$pass" in
+    full)
+        VENV="${VENV:-.venv}"
+        venv "$VENV" '.[test]'
+        echo "== full pass: $("$VENV/bin/python" -c 'import litellm, importlib.metadata as m; print("litellm", m.version("litellm"))')"
+        "$VENV/bin/ruff" check .
+        "$VENV/bin/ruff" format --check .
+        "$VENV/bin/mypy" litellm_codebuddy
+        "$VENV/bin/pytest" -n 2 "$@"
+        ;;
+    latest)
+        venv .venv-latest '.[test-sdk]'
+        echo "== latest pass: $(.venv-latest/bin/python -c 'import importlib.metadata as m; print("litellm", m.version("litellm"))')"
+        .venv-latest/bin/pytest -n 2 -m "not e2e" "$@"
+        ;;
+    *)
+        echo "unknown pass: $pass" >&2
+        exit 2
+        ;;
+    esac
+done
