@@ -10,6 +10,9 @@ fine; bytes that are not UTF-8 raise :class:`SSEDecodeError`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 __all__ = ["SSEDecodeError", "SSEDecoder"]
 
 
@@ -17,12 +20,16 @@ class SSEDecodeError(ValueError):
     """A data line that is not valid UTF-8."""
 
 
+_LONG = 1 << 20  # an unfinished line longer than this is grown in place and decoded without copies
+
+
 class SSEDecoder:
-    __slots__ = ("_buf", "_data", "_skip_lf")
+    __slots__ = ("_buf", "_data", "_long", "_skip_lf")
 
     def __init__(self) -> None:
         self._buf = b""
         self._data: list[str] = []
+        self._long: bytearray | None = None
         self._skip_lf = False
 
     def feed(self, chunk: bytes) -> list[str]:
@@ -31,7 +38,11 @@ class SSEDecoder:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buf = self._buf + chunk if self._buf else chunk
+        if self._long is not None or len(self._buf) + len(chunk) > _LONG:
+            return self._feed_long(chunk)
+        return self._feed(self._buf + chunk if self._buf else chunk)
+
+    def _feed(self, buf: bytes) -> list[str]:
         if b"\r" in buf:
             tail = b""
             if buf[-1:] == b"\r":
@@ -40,6 +51,27 @@ class SSEDecoder:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail
         lines = buf.split(b"\n")
         self._buf = lines.pop()
+        return self._dispatch(lines)
+
+    def _feed_long(self, chunk: bytes) -> list[str]:
+        """A very long line (a multi-megabyte event): grow one buffer in place instead of re-joining it on
+        every read, and decode its lines from views of it, so it is never held more than once as bytes."""
+        long = self._long
+        if long is None:
+            long = self._long = bytearray(self._buf)
+            self._buf = b""
+        long += chunk
+        if b"\n" not in chunk and b"\r" not in chunk:
+            return []
+        self._long = None
+        if b"\r" in long:  # CR line ends: rare, take the general path (it copies)
+            return self._feed(bytes(long))
+        end = long.rfind(b"\n")
+        with memoryview(long) as view:
+            self._buf = bytes(view[end + 1 :])
+            return self._dispatch(view[:end].tobytes().split(b"\n") if end < _LONG else _views(long, view, end))
+
+    def _dispatch(self, lines: Any) -> list[str]:
         events: list[str] = []
         data = self._data
         for line in lines:
@@ -57,13 +89,25 @@ class SSEDecoder:
             else:
                 continue  # event:, id:, retry: and unknown fields carry nothing we use
             try:
-                data.append(value.decode("utf-8"))
+                data.append(str(value, "utf-8"))
             except UnicodeDecodeError as exc:
                 raise SSEDecodeError(f"a data line of the stream is not valid UTF-8 ({exc.reason})") from None
         return events
 
     def flush(self) -> list[str]:
         """End of stream: dispatch an event whose blank line never came (a lenient reading)."""
-        events = self.feed(b"\n\n") if (self._buf or self._data) else []
-        self._buf, self._data, self._skip_lf = b"", [], False
+        events = self.feed(b"\n\n") if (self._buf or self._data or self._long) else []
+        self._buf, self._data, self._long, self._skip_lf = b"", [], None, False
         return events
+
+
+def _views(buf: bytearray, view: memoryview, end: int) -> Iterator[memoryview]:
+    """The lines of ``buf[:end]`` as views (no copies); ``end`` is the position of the last LF."""
+    start = 0
+    find = buf.find
+    while start <= end:
+        stop = find(b"\n", start, end + 1)
+        if stop < 0:
+            return
+        yield view[start:stop]
+        start = stop + 1

@@ -26,11 +26,24 @@ from litellm.types.utils import (
 )
 
 from .catalog import PROVIDER
-from .errors import error_from_body, is_error_body
+from .errors import error_from_body, is_error_body, redact
 
 __all__ = ["StreamState", "normalise_usage"]
 
 _loads = json.loads
+# the C scanner behind json.loads, called directly: same parser, without the Python wrapper's per-call cost
+_scan = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _parse(data: str) -> Any:
+    """``json.loads(data)`` exactly (same result, same errors), about twice as fast for a well-formed object."""
+    try:
+        value, end = _scan(data, 0)
+    except (StopIteration, ValueError):
+        return _loads(data)  # leading whitespace, BOM or bad JSON: json.loads decides
+    if end != len(data):
+        return _loads(data)  # trailing whitespace is fine, anything else raises
+    return value
 
 
 def normalise_usage(
@@ -108,6 +121,9 @@ class StreamState:
         self.response_id: str | None = None
         self.upstream_model: str | None = None
         self.events = 0
+        self.delivered = False  # a delta chunk has been handed on (the coalescing window starts after it)
+        # an error met in a batch after content: the content is handed on first, then this is raised
+        self.pending_error: Exception | None = None
         # tool calls: our index per upstream id, and per upstream index the latest of ours
         self._pos_by_id: dict[str, int] = {}
         self._pos_by_index: dict[Any, int] = {}
@@ -141,6 +157,7 @@ class StreamState:
 
     def feed(self, datas: list[str]) -> list[Any]:
         """Chunks for a batch of payloads that arrived together (at most one delta chunk and one finish)."""
+        self.check()
         text: list[str] = []
         thinking: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
@@ -150,24 +167,13 @@ class StreamState:
             if data == "[DONE]":
                 self.done = True
                 break
-            try:
-                event = _loads(data)
-            except ValueError:
-                raise litellm.APIError(
-                    status_code=502,
-                    message=f"CodeBuddy sent a stream event that is not JSON: {data[:120]!r}",
-                    llm_provider=PROVIDER,
-                    model=self.model,
-                ) from None
-            if not isinstance(event, dict):
-                raise litellm.APIError(
-                    status_code=502,
-                    message=f"CodeBuddy sent a stream event that is not an object: {data[:120]!r}",
-                    llm_provider=PROVIDER,
-                    model=self.model,
-                )
-            if is_error_body(event):
-                raise error_from_body(event, 200, self.model, secrets=self.secrets)
+            event = self._event(data)
+            if isinstance(event, Exception):
+                if self.accumulate or not self.delivered or not (text or thinking or calls):
+                    # nothing handed on yet: the error alone, so the proxy can still answer with its status
+                    raise event
+                self.pending_error = event  # mid-answer: what arrived before the error is handed on first
+                break
             self.events += 1
             if self.response_id is None and event.get("id"):
                 self.response_id = event["id"]
@@ -196,9 +202,35 @@ class StreamState:
                 self.reasoning.extend(thinking)
             else:
                 chunks.append(self._delta_chunk("".join(text), "".join(thinking), list(calls.values())))
+                self.delivered = True
         if not self.accumulate and not self.finished_sent and self.finish_reason and (self.usage_raw or self.done):
             chunks.append(self.finish_chunk())
         return chunks
+
+    def _event(self, data: str) -> dict[str, Any] | Exception:
+        """One payload as an event object, or the exception it stands for (an error object, or not JSON)."""
+        try:
+            event = _parse(data)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            what = "not JSON" if event is None else "not an object"
+            shown = redact(data, *self.secrets)[:120]
+            return litellm.APIError(
+                status_code=502,
+                message=f"CodeBuddy sent a stream event that is {what}: {shown!r}",
+                llm_provider=PROVIDER,
+                model=self.model,
+            )
+        if "choices" not in event and is_error_body(event):
+            return error_from_body(event, 200, self.model, secrets=self.secrets)
+        return event
+
+    def check(self) -> None:
+        """Raise the error that arrived after content in the last batch (once that content was handed on)."""
+        if self.pending_error is not None:
+            error, self.pending_error = self.pending_error, None
+            raise error
 
     def _fold_call(self, call: dict[str, Any], calls: dict[int, dict[str, Any]]) -> None:
         if not isinstance(call, dict):
@@ -273,6 +305,7 @@ class StreamState:
         Complete: a finish_reason was seen, or ``[DONE]`` arrived (then ``stop``/``tool_calls`` is assumed).
         Neither: APIConnectionError, never a silent partial answer.
         """
+        self.check()
         if not (self.finish_reason or self.done):
             raise litellm.APIConnectionError(
                 message=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 import respx
 from conftest import (
     FULL_USAGE,
+    KEY,
+    MODEL,
     SSE_HEADERS,
     STREAM_MODES,
     URL,
@@ -20,6 +23,7 @@ from conftest import (
     event,
     sse,
     sse_response,
+    unwrap,
 )
 
 from litellm_codebuddy.stream import StreamState, normalise_usage
@@ -355,3 +359,47 @@ def test_normalise_usage_rules() -> None:
     assert usage["completion_tokens_details"] == {"reasoning_tokens": 1}
     assert usage["prompt_tokens_details"] == {"cached_tokens": 1}
     assert usage["total_tokens"] == 3
+
+
+# ---------------------------------------------------------------- an error after content, in the same read
+
+
+@pytest.mark.parametrize("error", [{"code": 6004, "msg": "超出频率限制"}, "{not json"])
+def test_content_before_an_error_in_one_read_is_handed_on_first(error: Any) -> None:
+    """Mid-answer, text that arrived with the error is delivered before the error is raised, never dropped."""
+    state = StreamState("gpt-5.5", lambda: 1)
+    assert [c["text"] for c in state.feed([json.dumps(event("Hello"))])] == ["Hello"]
+    payload = error if isinstance(error, str) else json.dumps(error)
+    chunks = state.feed([json.dumps(event(" world")), payload])
+    assert [c["text"] for c in chunks] == [" world"]
+    with pytest.raises((litellm.RateLimitError, litellm.APIError)):
+        state.check()
+    state.check()  # raised once only
+
+
+def test_an_error_before_anything_was_handed_on_is_raised_at_once() -> None:
+    """Before the first chunk the error goes alone, so the proxy can still answer with its HTTP status."""
+    state = StreamState("gpt-5.5", lambda: 1)
+    with pytest.raises(litellm.RateLimitError):
+        state.feed([json.dumps(event("Hello")), json.dumps({"code": 6004, "msg": "limit"})])
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_stream_delivers_content_then_raises_the_error_of_the_same_read(upstream: Any, mode: str) -> None:
+    parts = [sse(event("Hello"), done=False), sse(event(" world"), {"code": 11140, "msg": "risk control"}, done=False)]
+    upstream.post(URL).mock(return_value=httpx.Response(200, headers=SSE_HEADERS, stream=Parts(parts)))
+    seen: list[str] = []
+
+    async def consume_async() -> None:
+        stream = await litellm.acompletion(model=MODEL, messages=USER, api_key=KEY, stream=True)
+        async for chunk in stream:
+            seen.append(chunk.choices[0].delta.content or "")
+
+    with pytest.raises(Exception) as info:
+        if mode == "sync_stream":
+            for chunk in litellm.completion(model=MODEL, messages=USER, api_key=KEY, stream=True):
+                seen.append(chunk.choices[0].delta.content or "")
+        else:
+            asyncio.run(consume_async())
+    assert "".join(seen) == "Hello world"
+    assert isinstance(unwrap(info.value), litellm.PermissionDeniedError)
