@@ -443,6 +443,17 @@ def no_credentials_message() -> str:
     )
 
 
+def _usable_token(path: Path, model: str) -> StoredToken:
+    """The stored token as it is on disk now; AuthenticationError when there is none or it is unreadable."""
+    try:
+        tok = load_token(path)
+    except ValueError as exc:
+        raise _auth_error(f"{exc}. Set {KEY_ENV}, or {LOGIN_HINT} again", model) from None
+    if tok is None:
+        raise _auth_error(no_credentials_message(), model)
+    return tok
+
+
 def stored_token(model: str = "", *, path: Path | None = None, client: httpx.Client | None = None) -> str:
     """The stored login's access token, refreshed first when less than REFRESH_MARGIN seconds are left.
 
@@ -450,21 +461,11 @@ def stored_token(model: str = "", *, path: Path | None = None, client: httpx.Cli
     login. Raises ``litellm.AuthenticationError`` when there is no usable token.
     """
     path = path or token_path()
-    try:
-        tok = load_token(path)
-    except ValueError as exc:
-        raise _auth_error(f"{exc}. Set {KEY_ENV}, or {LOGIN_HINT} again", model) from None
-    if tok is None:
-        raise _auth_error(no_credentials_message(), model)
+    tok = _usable_token(path, model)
     if tok.expires_in() > REFRESH_MARGIN:
         return tok.access_token
     with locked(path):
-        try:  # another process may have refreshed while we waited for the lock
-            tok = load_token(path)
-        except ValueError as exc:
-            raise _auth_error(f"{exc}. Set {KEY_ENV}, or {LOGIN_HINT} again", model) from None
-        if tok is None:
-            raise _auth_error(no_credentials_message(), model)
+        tok = _usable_token(path, model)  # another process may have refreshed while we waited for the lock
         if tok.expires_in() > REFRESH_MARGIN:
             return tok.access_token
         try:

@@ -14,6 +14,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
@@ -22,6 +23,7 @@ import pytest
 import respx
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
+from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_unit123.S3cretValueForTests"
 URL = "https://www.codebuddy.ai/v2/chat/completions"
@@ -256,3 +258,33 @@ def ok_route(upstream: respx.MockRouter) -> respx.Route:
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh config dir and HOME, so no stored login (and no real user file) is ever touched."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCodeBuddy]:
+    """The built-in fake CodeBuddy, in-process."""
+    with FakeCodeBuddy() as server:
+        yield server
+
+
+@pytest.fixture
+def issued(fake: FakeCodeBuddy) -> list[str]:
+    """Every access and refresh token the fake hands out (to check none of them is ever shown)."""
+    tokens: list[str] = []
+    original = fake.issue_token
+
+    def record(expires_in: int | None = None) -> tuple[str, str]:
+        pair = original(expires_in)
+        tokens.extend(pair)
+        return pair
+
+    fake.issue_token = record  # type: ignore[method-assign]
+    return tokens

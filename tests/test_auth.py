@@ -12,7 +12,6 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,34 +26,7 @@ MODEL = "codebuddy/gpt-5.5"
 USER = [{"role": "user", "content": "hi"}]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CODEBUDDY_API_KEY", raising=False)
-    monkeypatch.delenv("CODEBUDDY_API_BASE", raising=False)
-    return tmp_path
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCodeBuddy]:
-    with FakeCodeBuddy() as server:
-        yield server
-
-
-@pytest.fixture
-def issued(fake: FakeCodeBuddy) -> list[str]:
-    """Every access and refresh token the fake hands out (to check none of them is ever shown)."""
-    tokens: list[str] = []
-    original = fake.issue_token
-
-    def record(expires_in: int | None = None) -> tuple[str, str]:
-        pair = original(expires_in)
-        tokens.extend(pair)
-        return pair
-
-    fake.issue_token = record  # type: ignore[method-assign]
-    return tokens
+pytestmark = pytest.mark.usefixtures("home")
 
 
 def store(fake: FakeCodeBuddy, expires_in: float, life: int = 3600) -> tuple[str, str]:

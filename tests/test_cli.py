@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,38 +36,16 @@ COMMANDS = ("doctor", "chat", "models", "login", "logout", "status")
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in ("CODEBUDDY_API_KEY", "CODEBUDDY_API_BASE", "DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
+def _terminal(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh home (conftest) and no browser or display."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
         monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCodeBuddy]:
-    with FakeCodeBuddy() as server:
-        yield server
 
 
 @pytest.fixture
 def key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("CODEBUDDY_API_KEY", KEY)
     return KEY
-
-
-@pytest.fixture
-def issued(fake: FakeCodeBuddy) -> list[str]:
-    tokens: list[str] = []
-    original = fake.issue_token
-
-    def record(expires_in: int | None = None) -> tuple[str, str]:
-        pair = original(expires_in)
-        tokens.extend(pair)
-        return pair
-
-    fake.issue_token = record  # type: ignore[method-assign]
-    return tokens
 
 
 @pytest.fixture

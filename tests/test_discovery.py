@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import litellm
@@ -27,20 +25,7 @@ from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_disc123.S3cretDiscoveryKey"
 
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CODEBUDDY_API_KEY", raising=False)
-    monkeypatch.delenv("CODEBUDDY_API_BASE", raising=False)
-    return tmp_path
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCodeBuddy]:
-    with FakeCodeBuddy() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("home")
 
 
 def unique(prefix: str = "fake-disc") -> str:
