@@ -12,11 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import socket
 import ssl
 import threading
-import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -28,7 +25,9 @@ from litellm.types.utils import ModelResponse
 
 from .auth import fill_stored_key
 from .catalog import PROVIDER
+from .coalesce import AsyncCoalescer, SyncCoalescer, coalesce_window
 from .errors import error_from_response, redact
+from .pool import ShardedAsyncClient
 from .sse import SSEDecodeError, SSEDecoder
 from .stream import StreamState
 from .transformation import PreparedRequest, prepare_request, redacted_headers
@@ -105,274 +104,6 @@ def _stream_error(exc: Exception, prep: PreparedRequest, timeout: httpx.Timeout)
     return _transport_error(exc, prep, timeout)
 
 
-# ------------------------------------------------------------------ opt-in coalescing window
-
-COALESCE_ENV = "CODEBUDDY_STREAM_COALESCE_MS"
-_MAX_WINDOW_MS = 10_000.0
-_BACKLOG = 4 << 20  # bytes a coalescing reader may read ahead of its consumer
-_END = object()
-
-
-def _coalesce_window(kwargs: dict[str, Any]) -> float:
-    """The coalescing window in seconds (0 = off): ``coalesce_ms`` of the call or deployment, else the env."""
-    value = (kwargs.get("optional_params") or {}).get("coalesce_ms")
-    if value is None:
-        value = (kwargs.get("litellm_params") or {}).get("coalesce_ms")
-    source = "coalesce_ms"
-    if value is None:
-        value, source = os.environ.get(COALESCE_ENV), COALESCE_ENV
-    if value is None or value == "":
-        return 0.0
-    try:
-        ms = float(value)
-        if not 0 <= ms <= _MAX_WINDOW_MS:
-            raise ValueError
-    except (TypeError, ValueError):
-        if source == COALESCE_ENV:
-            logger.warning("%s=%r is not a number of milliseconds in [0, 10000]: coalescing stays off", source, value)
-            return 0.0
-        raise litellm.BadRequestError(
-            message=f"coalesce_ms must be a number of milliseconds in [0, 10000], got {value!r}",
-            model=str(kwargs.get("model")),
-            llm_provider=PROVIDER,
-        ) from None
-    return ms / 1000.0
-
-
-class _SyncCoalescer:
-    """The body of ``resp`` as byte pieces; once ``armed()`` (a first chunk was handed on), pieces that arrive
-    within ``window`` seconds of the first one still waiting are merged into one. A reader thread owns the
-    response while it runs and wakes the consumer only when it waits for a first piece or the stream ends;
-    nothing that arrived is held longer than the window."""
-
-    def __init__(self, resp: httpx.Response, window: float, armed: Any) -> None:
-        self.resp, self.window, self.armed = resp, window, armed
-        self.cond = threading.Condition(threading.Lock())
-        self.pending: list[bytes] = []
-        self.size = 0
-        self.first = 0.0
-        self.end: Any = None
-        self.want = True  # the consumer waits for any piece (not only for its deadline)
-        self.stop = False
-        self.thread = threading.Thread(target=self._read, name="codebuddy-stream-reader", daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        cond = self.cond
-        end: Any = _END
-        try:
-            for raw in self.resp.iter_bytes():
-                with cond:
-                    if self.stop:
-                        return
-                    if not self.pending:
-                        self.first = time.monotonic()
-                    self.pending.append(raw)
-                    self.size += len(raw)
-                    if self.want:
-                        cond.notify()
-                    while self.size > _BACKLOG and not self.stop:
-                        cond.wait(0.1)
-        except BaseException as exc:
-            end = exc
-        finally:
-            with cond:
-                self.end = end
-                cond.notify()
-
-    def __iter__(self) -> Iterator[bytes]:
-        cond, window = self.cond, self.window
-        while True:
-            with cond:
-                while not self.pending and self.end is None:
-                    self.want = True
-                    cond.wait()
-                if self.pending and self.end is None and self.armed():
-                    self.want = False  # only the deadline or the end of the stream wakes us
-                    deadline = self.first + window
-                    while self.end is None:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            break
-                        cond.wait(remaining)
-                pending, end = self.pending, self.end
-                if pending:
-                    self.pending = []
-                    self.size = 0
-                    cond.notify()  # room for a reader waiting on the backlog
-            if pending:
-                yield pending[0] if len(pending) == 1 else b"".join(pending)
-                continue
-            if end is _END:
-                return
-            raise end
-
-    def close(self) -> None:
-        """Stop the reader at once: shut the socket down when it is still reading (that wakes a blocked read)."""
-        with self.cond:
-            self.stop = True
-            self.cond.notify_all()
-        if self.thread.is_alive():
-            stream = self.resp.extensions.get("network_stream")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            self.thread.join(timeout=2.0)
-
-
-class _AsyncCoalescer:
-    """The async twin of :class:`_SyncCoalescer`: a reader task appends pieces, the consumer takes what is
-    ready, waiting at most until the first waiting piece is ``window`` old. An in-flight read is never
-    cancelled except when the stream is closed."""
-
-    def __init__(self, resp: httpx.Response, window: float, armed: Any) -> None:
-        self.resp, self.window, self.armed = resp, window, armed
-        self.pending: list[bytes] = []
-        self.size = 0
-        self.first = 0.0
-        self.end: Any = None
-        self.waiter: asyncio.Future[None] | None = None
-        self.wake_on_data = True
-        self.space: asyncio.Future[None] | None = None
-
-    def _wake(self, data: bool) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done() and (self.wake_on_data or not data):
-            waiter.set_result(None)
-
-    async def _read(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            async for raw in self.resp.aiter_bytes():
-                if not self.pending:
-                    self.first = loop.time()
-                self.pending.append(raw)
-                self.size += len(raw)
-                self._wake(True)
-                if self.size > _BACKLOG:
-                    self.space = loop.create_future()
-                    await self.space
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self.end = exc
-        else:
-            self.end = _END
-        self._wake(False)
-
-    async def pieces(self) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(self._read(loop))
-        try:
-            while True:
-                if not self.pending and self.end is None:
-                    self.wake_on_data = True
-                    self.waiter = loop.create_future()
-                    await self.waiter
-                if self.pending and self.end is None and self.armed():
-                    deadline = self.first + self.window
-                    if deadline > loop.time():
-                        self.wake_on_data = False  # only the deadline or the end of the stream wakes us
-                        self.waiter = waiter = loop.create_future()
-                        timer = loop.call_at(deadline, _resolve, waiter)
-                        try:
-                            await waiter
-                        finally:
-                            timer.cancel()
-                if self.pending:
-                    pending, self.pending, self.size = self.pending, [], 0
-                    space, self.space = self.space, None
-                    if space is not None and not space.done():
-                        space.set_result(None)
-                    yield pending[0] if len(pending) == 1 else b"".join(pending)
-                    continue
-                if self.end is _END:
-                    return
-                raise self.end
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-_SHARD = 10  # concurrent requests per httpx pool (see _ShardedAsyncClient)
-
-
-class _Counted(httpx.AsyncByteStream):
-    """A response body that calls ``release`` once when it is closed."""
-
-    def __init__(self, stream: Any, release: Any) -> None:
-        self.stream, self.release = stream, release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self.stream:
-            yield part
-
-    async def aclose(self) -> None:
-        try:
-            await self.stream.aclose()
-        finally:
-            release, self.release = self.release, None
-            if release is not None:
-                release()
-
-
-class _ShardedAsyncClient(httpx.AsyncClient):
-    """An AsyncClient that spreads concurrent requests over several connection pools of ``_SHARD`` requests.
-
-    httpcore's pool does work proportional to (connections x idle connections) on every request and every
-    response close, which dominates the CPU with hundreds of concurrent streams. Small pools keep that flat.
-    Requests go to the first pool with room, so sequential calls keep reusing one connection.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        verify = kwargs.get("verify", True)
-        if not isinstance(verify, ssl.SSLContext):
-            # one SSL context for every pool: building one loads the CA bundle (milliseconds of CPU)
-            kwargs["verify"] = httpx.create_ssl_context(verify=verify)
-        super().__init__(**kwargs)
-        self._shard_kwargs = kwargs
-        self._extra: list[httpx.AsyncClient] = []
-        self._active: list[int] = [0]
-
-    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
-        active = self._active
-        index = 0
-        while index < len(active) and active[index] >= _SHARD:
-            index += 1
-        if index == len(active):
-            self._extra.append(httpx.AsyncClient(**self._shard_kwargs))
-            active.append(0)
-        active[index] += 1
-
-        def release() -> None:
-            active[index] -= 1
-
-        try:
-            if index == 0:
-                resp = await super().send(request, **kwargs)
-            else:
-                resp = await self._extra[index - 1].send(request, **kwargs)
-        except BaseException:
-            release()
-            raise
-        resp.stream = _Counted(resp.stream, release)
-        return resp
-
-    async def aclose(self) -> None:
-        extra, self._extra = self._extra, []
-        for http in extra:
-            with contextlib.suppress(Exception):
-                await http.aclose()
-        await super().aclose()
-
-
 class CodeBuddyLLM(CustomLLM):
     """LiteLLM custom handler for ``codebuddy/<model id>``."""
 
@@ -420,7 +151,7 @@ class CodeBuddyLLM(CustomLLM):
                 per_loop = self._async_clients[loop] = {}
             http = per_loop.get(verify)
             if http is None or http.is_closed:
-                http = _ShardedAsyncClient(verify=_ssl_arg(verify), follow_redirects=False, limits=_LIMITS)
+                http = ShardedAsyncClient(verify=_ssl_arg(verify), follow_redirects=False, limits=_LIMITS)
                 per_loop[verify] = http
         if new_loop:
             closer = self._close_with_loop(per_loop)
@@ -526,7 +257,7 @@ class CodeBuddyLLM(CustomLLM):
         state: StreamState,
         window: float = 0.0,
     ) -> Iterator[Any]:
-        coalescer: _SyncCoalescer | None = None
+        coalescer: SyncCoalescer | None = None
         try:
             if self._unexpected(resp):
                 try:
@@ -538,7 +269,7 @@ class CodeBuddyLLM(CustomLLM):
             decoder = SSEDecoder()
             feed = decoder.feed
             if window:
-                coalescer = _SyncCoalescer(resp, window, lambda: state.delivered)
+                coalescer = SyncCoalescer(resp, window, lambda: state.delivered)
             raw_iter = iter(coalescer) if coalescer is not None else resp.iter_bytes()
             try:
                 for raw in raw_iter:
@@ -575,7 +306,7 @@ class CodeBuddyLLM(CustomLLM):
 
     def streaming(self, *args: Any, **kwargs: Any) -> Iterator[Any]:  # type: ignore[override]
         """Sends the request and raises status errors before returning the iterator (so retries work)."""
-        window = _coalesce_window(kwargs)
+        window = coalesce_window(kwargs)
         prep, timeout, verify = self._prepare(kwargs)
         state = self._state(prep, accumulate=False)
         resp = self._send_sync(prep, timeout, verify, kwargs.get("client"))
@@ -619,7 +350,7 @@ class CodeBuddyLLM(CustomLLM):
             decoder = SSEDecoder()
             feed = decoder.feed
             if window:
-                pieces = _AsyncCoalescer(resp, window, lambda: state.delivered).pieces()
+                pieces = AsyncCoalescer(resp, window, lambda: state.delivered).pieces()
             raw_iter = pieces if pieces is not None else resp.aiter_bytes()
             try:
                 async for raw in raw_iter:
@@ -661,7 +392,7 @@ class CodeBuddyLLM(CustomLLM):
     async def astreaming(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:  # type: ignore[override]
         """An async generator (LiteLLM wraps it unawaited): the request goes out at the first ``__anext__``."""
         await fill_stored_key(kwargs)  # off the event loop, like acompletion
-        window = _coalesce_window(kwargs)
+        window = coalesce_window(kwargs)
         prep, timeout, verify = self._prepare(kwargs)
         state = self._state(prep, accumulate=False)
         resp = await self._send_async(prep, timeout, verify, kwargs.get("client"))
