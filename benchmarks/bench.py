@@ -207,6 +207,19 @@ class Bench:
         self.rows.append((section, name, value))
         print(f"  {section:<28} {name:<44} {value}", flush=True)
 
+    def timing_rows(self, sec: str, res: dict[str, list[Any]]) -> None:
+        """One row per variant: median wall and CPU time."""
+        for name, ts in res.items():
+            wall, cpu = med([t.wall for t in ts]) * 1e3, med([t.cpu for t in ts]) * 1e3
+            self.row(sec, name, f"wall {wall:8.1f} ms   CPU {cpu:8.1f} ms")
+
+    def pair_ratio(self, sec: str, res: dict[str, list[Any]], target: str, limit: float) -> None:
+        """The codebuddy/openai ratio of a two-variant result (codebuddy first), and its target."""
+        c = [med([t.cpu for t in v]) for v in res.values()]
+        w = [med([t.wall for t in v]) for v in res.values()]
+        self.row(sec, "ratio codebuddy/openai (CPU, wall)", f"{c[0] / c[1]:.2f}  {w[0] / w[1]:.2f}")
+        self.target(target, c[0] / c[1], limit)
+
     def target(self, name: str, value: float, limit: float, op: str = "<=") -> None:
         self.ratios.append((name, value, limit, op))
 
@@ -239,12 +252,7 @@ class Bench:
             self.rounds,
         )
         sec = f"1. stream {n} events"
-        for name, ts in res.items():
-            self.row(
-                sec,
-                name,
-                f"wall {med([t.wall for t in ts]) * 1e3:8.1f} ms   CPU {med([t.cpu for t in ts]) * 1e3:8.1f} ms",
-            )
+        self.timing_rows(sec, res)
         cpu = {k: med([t.cpu for t in v]) for k, v in res.items()}
         wall = {k: med([t.wall for t in v]) for k, v in res.items()}
         self.row(
@@ -319,16 +327,8 @@ class Bench:
 
         res = self.interleave({"codebuddy/ (plain)": cb, "openai/ (stream)": oa}, max(2, self.rounds - 2))
         sec = f"3. {calls} sequential calls"
-        for name, ts in res.items():
-            self.row(
-                sec,
-                name,
-                f"wall {med([t.wall for t in ts]) * 1e3:8.1f} ms   CPU {med([t.cpu for t in ts]) * 1e3:8.1f} ms",
-            )
-        c = [med([t.cpu for t in v]) for v in res.values()]
-        w = [med([t.wall for t in v]) for v in res.values()]
-        self.row(sec, "ratio codebuddy/openai (CPU, wall)", f"{c[0] / c[1]:.2f}  {w[0] / w[1]:.2f}")
-        self.target("50 sequential calls CPU vs openai/", c[0] / c[1], 0.5)
+        self.timing_rows(sec, res)
+        self.pair_ratio(sec, res, "50 sequential calls CPU vs openai/", 0.5)
 
     # 4 ------------------------------------------------------------------------------------------------------
     def concurrent(self) -> None:
@@ -357,16 +357,8 @@ class Bench:
         finally:
             loop.close()
         sec = f"4. {calls} concurrent acompletion"
-        for name, ts in res.items():
-            self.row(
-                sec,
-                name,
-                f"wall {med([t.wall for t in ts]) * 1e3:8.1f} ms   CPU {med([t.cpu for t in ts]) * 1e3:8.1f} ms",
-            )
-        c = [med([t.cpu for t in v]) for v in res.values()]
-        w = [med([t.wall for t in v]) for v in res.values()]
-        self.row(sec, "ratio codebuddy/openai (CPU, wall)", f"{c[0] / c[1]:.2f}  {w[0] / w[1]:.2f}")
-        self.target(f"{calls} concurrent calls CPU vs openai/", c[0] / c[1], 0.6)
+        self.timing_rows(sec, res)
+        self.pair_ratio(sec, res, f"{calls} concurrent calls CPU vs openai/", 0.6)
 
     # 5 ------------------------------------------------------------------------------------------------------
     def proxy(self) -> None:
