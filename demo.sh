@@ -7,4 +7,4 @@ VENV="${VENV:-.venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[proxy]' openai
 export LITELLM_LOCAL_MODEL_COST_MAP=True
-exec "$VENV/bin/python" -m litellm_codebuddy.demo "$@"
+exec "$VENV/bin/python" -m litellm_codebuddy.local.demo "$@"

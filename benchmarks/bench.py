@@ -46,7 +46,7 @@ from litellm.llms.custom_llm import CustomLLM
 
 import litellm_codebuddy
 from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.launch import free_port, start_fake, start_proxy, stop, wait_http
+from litellm_codebuddy.local.launch import free_port, start_fake, start_proxy, stop, wait_http
 
 KEY = "ck_bench.secretvalue"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}

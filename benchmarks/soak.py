@@ -37,7 +37,7 @@ import httpx
 import litellm
 
 import litellm_codebuddy  # registers the provider
-from litellm_codebuddy import launch
+from litellm_codebuddy.local import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "codebuddy/gpt-5.5"

@@ -2,6 +2,11 @@
 
 Importing the package registers the ``codebuddy`` provider and its model catalog with LiteLLM (no network,
 no client created). ``codebuddy_llm`` is the handler instance the proxy's ``custom_provider_map`` names.
+
+The house: :mod:`.provider` (what LiteLLM calls and the pure pieces it wires), :mod:`.account` (the key, the
+stored login, the account's models), :mod:`.cli` (the ``litellm-codebuddy`` command), :mod:`.fake` (a
+standard-library fake of the gateway), :mod:`.local` (the demo and the process launcher); :mod:`.endpoint` and
+:mod:`.catalog` hold the facts they share.
 """
 
 from __future__ import annotations
@@ -9,8 +14,9 @@ from __future__ import annotations
 import litellm
 
 from ._version import __version__
-from .catalog import PROVIDER, register_catalog
-from .handler import CodeBuddyLLM
+from .catalog import register_catalog
+from .endpoint import PROVIDER
+from .provider import CodeBuddyLLM
 
 __all__ = ["PROVIDER", "CodeBuddyLLM", "__version__", "codebuddy_llm", "register"]
 

@@ -22,7 +22,7 @@ import httpx
 import openai
 import yaml
 
-from litellm_codebuddy.launch import free_port, start_proxy, stop, wait_http
+from litellm_codebuddy.local.launch import free_port, start_proxy, stop, wait_http
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_CONFIG = REPO / "proxy_config.yaml"

@@ -19,7 +19,7 @@ import httpx
 import litellm
 import pytest
 
-from litellm_codebuddy import auth
+from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.fake import FakeCodeBuddy
 
 MODEL = "codebuddy/gpt-5.5"

@@ -21,8 +21,9 @@ import pytest
 from fault_servers import open_fds
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
-from litellm_codebuddy import codebuddy_llm, launch
+from litellm_codebuddy import codebuddy_llm
 from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.local import launch
 
 MODEL = "codebuddy/gpt-5.5"
 KEY = "ck_test.key"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from litellm_codebuddy import auth
+from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.cli import (
     EXIT_AUTH,

@@ -15,8 +15,8 @@ import litellm
 import pytest
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
-from litellm_codebuddy.coalesce import COALESCE_ENV
 from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.provider.coalesce import COALESCE_ENV
 
 KEY = "ck_coalesce.test"
 MODEL = "codebuddy/gpt-5.5"

@@ -45,7 +45,7 @@ def test_demo_exchange(tmp_path: Path) -> None:
     env, value = demo_env()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "litellm_codebuddy.demo", "--config", str(PROJECT_CONFIG)],
+            [sys.executable, "-m", "litellm_codebuddy.local.demo", "--config", str(PROJECT_CONFIG)],
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -74,7 +74,15 @@ def _reader(stream: object, lines: queue.Queue[str | None]) -> None:
 def test_demo_serve_then_sigterm(tmp_path: Path) -> None:
     env, value = demo_env()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "litellm_codebuddy.demo", "--config", str(PROJECT_CONFIG), "--serve", "--no-exchange"],
+        [
+            sys.executable,
+            "-m",
+            "litellm_codebuddy.local.demo",
+            "--config",
+            str(PROJECT_CONFIG),
+            "--serve",
+            "--no-exchange",
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

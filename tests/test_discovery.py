@@ -11,9 +11,8 @@ import litellm
 import pytest
 import respx
 
-from litellm_codebuddy import auth
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS
-from litellm_codebuddy.discovery import (
+from litellm_codebuddy.account import login as auth
+from litellm_codebuddy.account.discovery import (
     catalog_models,
     discover,
     fetch_live_models,
@@ -21,6 +20,7 @@ from litellm_codebuddy.discovery import (
     register_live_models,
     root_url,
 )
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_disc123.S3cretDiscoveryKey"
@@ -164,7 +164,7 @@ def test_register_live_models(fake: FakeCodeBuddy) -> None:
 
 def test_register_live_models_falls_back(fake: FakeCodeBuddy, caplog: pytest.LogCaptureFixture) -> None:
     fake.discovery_fail = True
-    with caplog.at_level(logging.WARNING, logger="litellm_codebuddy.discovery"):
+    with caplog.at_level(logging.WARNING, logger="litellm_codebuddy.account.discovery"):
         ids = register_live_models(api_key=KEY, api_base=fake.base_url)
     assert ids == list(CONTEXT_WINDOWS)
     assert "live model discovery failed" in caplog.text and "HTTP 500" in caplog.text

@@ -34,7 +34,7 @@ from e2e_support import (
 )
 
 from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.launch import start_fake, stop
+from litellm_codebuddy.local.launch import start_fake, stop
 
 pytestmark = pytest.mark.e2e
 

@@ -34,7 +34,8 @@ from conftest import (
 )
 
 from litellm_codebuddy import codebuddy_llm
-from litellm_codebuddy.errors import error_from_body, error_from_response, redact, status_error
+from litellm_codebuddy.endpoint import redact
+from litellm_codebuddy.provider.errors import error_from_body, error_from_response, status_error
 
 # code -> (expected class, words the message must contain)
 CODES: dict[int, tuple[type[Exception], str]] = {

@@ -28,7 +28,7 @@ from conftest import (
 
 import litellm_codebuddy
 from litellm_codebuddy import __version__, codebuddy_llm
-from litellm_codebuddy.transformation import DEFAULT_SYSTEM_PROMPT
+from litellm_codebuddy.provider.request import DEFAULT_SYSTEM_PROMPT
 
 # ---------------------------------------------------------------- basic answer
 
@@ -381,7 +381,7 @@ def test_sync_client_pooled(monkeypatch: pytest.MonkeyPatch, ok_route: respx.Rou
     call("sync")
     assert len(used) == 3
     assert used[0] is used[1] is used[2]
-    assert any(client is used[0] for client in codebuddy_llm._sync_clients.values())  # the pooled one
+    assert any(client is used[0] for client in codebuddy_llm.clients._sync_clients.values())  # the pooled one
 
 
 def test_async_client_one_per_loop(monkeypatch: pytest.MonkeyPatch, ok_route: respx.Route) -> None:
@@ -472,7 +472,7 @@ def test_redirect_not_followed(mode: str, upstream: respx.MockRouter) -> None:
 def test_handler_repr_has_no_key(ok_route: respx.Route) -> None:
     call("sync")
     assert KEY not in repr(codebuddy_llm)
-    assert KEY not in repr(litellm_codebuddy.codebuddy_llm.__dict__.get("_sync_clients"))
+    assert KEY not in repr(litellm_codebuddy.codebuddy_llm.clients.__dict__.get("_sync_clients"))
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -109,8 +109,8 @@ IMPORT_PROBE = textwrap.dedent(
         "attempts": attempts,
         "entries": len(entries),
         "handler_is_instance": entries[0]["custom_handler"] is litellm_codebuddy.codebuddy_llm,
-        "sync_clients": len(litellm_codebuddy.codebuddy_llm._sync_clients),
-        "async_loops": len(litellm_codebuddy.codebuddy_llm._async_clients),
+        "sync_clients": len(litellm_codebuddy.codebuddy_llm.clients._sync_clients),
+        "async_loops": len(litellm_codebuddy.codebuddy_llm.clients._async_clients),
         "reasoning": litellm.supports_reasoning(model="codebuddy/gpt-5.5"),
     }))
     """

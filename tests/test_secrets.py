@@ -27,8 +27,9 @@ import pytest
 from fault_servers import RawServer, refused_port, relay_to
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
-from litellm_codebuddy import codebuddy_llm, launch
+from litellm_codebuddy import codebuddy_llm
 from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.local import launch
 
 KEY = "ck_SECRETKEY123.abcdefSECRET"
 SECRET_PARTS = (KEY, "abcdefSECRET", "SECRETKEY123.abcdef")

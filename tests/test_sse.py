@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from litellm_codebuddy.sse import SSEDecodeError, SSEDecoder
+from litellm_codebuddy.provider.sse import SSEDecodeError, SSEDecoder
 
 STREAM = (
     b": keep-alive comment\r\n"

@@ -26,8 +26,8 @@ from conftest import (
     unwrap,
 )
 
-from litellm_codebuddy.stream import StreamState, normalise_usage
-from litellm_codebuddy.transformation import DEFAULT_SYSTEM_PROMPT
+from litellm_codebuddy.provider.request import DEFAULT_SYSTEM_PROMPT
+from litellm_codebuddy.provider.stream import StreamState, normalise_usage
 
 SPLITS = [pytest.param(False, id="one-read"), pytest.param(True, id="read-per-event")]
 

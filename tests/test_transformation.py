@@ -9,9 +9,11 @@ import litellm
 import pytest
 from conftest import KEY
 
-from litellm_codebuddy import __version__
-from litellm_codebuddy.transformation import (
-    DEFAULT_API_BASE,
+from litellm_codebuddy import __version__, codebuddy_llm
+from litellm_codebuddy.account.credentials import resolve_key as resolve_api_key
+from litellm_codebuddy.endpoint import DEFAULT_API_BASE
+from litellm_codebuddy.endpoint import redact_headers as redacted_headers
+from litellm_codebuddy.provider.request import (
     DEFAULT_SYSTEM_PROMPT,
     build_body,
     build_headers,
@@ -19,8 +21,6 @@ from litellm_codebuddy.transformation import (
     normalise_messages,
     prepare_request,
     prepare_tools,
-    redacted_headers,
-    resolve_api_key,
     resolve_url,
 )
 
@@ -428,5 +428,6 @@ def test_prepare_request_repr_hides_key() -> None:
 
 
 def test_prepare_request_checks_key_before_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the key is resolved (by the handler) before the request is built: with none, nothing else happens
     with pytest.raises(litellm.AuthenticationError):
-        prepare_request("gpt-5.5", [{"role": "user", "content": "x"}], {}, None, None)
+        codebuddy_llm.completion(model="gpt-5.5", messages=[{"role": "user", "content": "x"}], optional_params={})

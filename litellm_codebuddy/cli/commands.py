@@ -23,287 +23,74 @@ clients' reports, not from CodeBuddy's documentation. An API key (``CODEBUDDY_AP
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import re
 import sys
-import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 import litellm
 
-from . import auth
-from ._version import __version__
-from .catalog import PROVIDER
-from .discovery import Discovery, LiveModel, catalog_models, discover
-from .errors import CODE_MEANINGS
-from .transformation import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, resolve_url
+from .._version import __version__
+from ..account import login as auth
+from ..account.credentials import Credentials, resolve_credentials
+from ..account.discovery import Discovery, LiveModel, catalog_models, discover
+from ..endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, BadBaseURL, api_root, key_is_well_formed
+from .explain import (
+    EXIT_AUTH,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_LOGIN,
+    EXIT_NETWORK,
+    EXIT_NOT_CONFIGURED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    explain,
+    message_of,
+)
+from .output import Output, Progress, duration, masked, tokens, when
 
-__all__ = [
-    "EXIT_AUTH",
-    "EXIT_FAILURE",
-    "EXIT_LOGIN",
-    "EXIT_NETWORK",
-    "EXIT_NOT_CONFIGURED",
-    "EXIT_OK",
-    "EXIT_RATE_LIMIT",
-    "EXIT_USAGE",
-    "main",
-]
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_NOT_CONFIGURED = 3
-EXIT_AUTH = 4
-EXIT_RATE_LIMIT = 5
-EXIT_NETWORK = 6
-EXIT_LOGIN = 7
-EXIT_INTERRUPTED = 130
+__all__ = ["build_parser", "main"]
 
 DEFAULT_MODEL = "gpt-5.5"
-KEYS_URL = "https://www.codebuddy.ai/console/api-keys"
 KEY_SHAPE = re.compile(r"^ck_[^.\s]+\.[^.\s]\S*$")
 EXPERIMENTAL = (
     "note: login is experimental: its endpoints come from other clients' reports, not CodeBuddy's documentation. "
     f"An API key ({KEY_ENV}) is the supported way."
 )
 
-#: what to do about a business code (the meaning itself comes from errors.CODE_MEANINGS)
-HINTS: dict[int, str] = {
-    11101: "this provider normally shapes requests so this does not happen: please report it with the requestId",
-    11102: "check the model id; `litellm-codebuddy models --live` lists the ids your account offers",
-    11128: (
-        "if your system prompt names another coding tool (Claude Code, Cursor, Cline, ...), reword it; otherwise "
-        "report it with the requestId"
-    ),
-    11134: "the model's upstream is down for now: retry later or pick another model",
-    11140: (
-        "CodeBuddy's risk control or content check refused it: rephrase the request, or check your account at "
-        "https://www.codebuddy.ai (contact CodeBuddy support if it persists)"
-    ),
-    14015: f"create a new key at {KEYS_URL}, or run `litellm-codebuddy login` again",
-    14018: "top up credits or wait for your plan to renew (https://www.codebuddy.ai)",
-}
-for _code in range(6000, 6009):
-    HINTS[_code] = "wait until the reset time in the message (UTC+8), or use another model"
-for _code in (14001, 14002, 14003, 14012, 14013, 14014, 14019):
-    HINTS[_code] = "check your plan and credits at https://www.codebuddy.ai, or wait for them to renew"
-
-HTTP_HINTS: dict[int, tuple[str, str]] = {
-    401: (
-        "the key was refused (HTTP 401)",
-        f"check {KEY_ENV} (keys come from {KEYS_URL}); if you use the login, run `litellm-codebuddy login` again",
-    ),
-    403: ("permission denied (HTTP 403)", "check that your account may use this model"),
-    404: ("not found (HTTP 404)", f"check --api-base / {BASE_ENV} and the model id"),
-    429: ("rate limited (HTTP 429)", "wait a little and retry"),
-}
-
-
-# ---------------------------------------------------------------- output
-
-
-class Output:
-    """stdout/stderr writers that never let a known secret through."""
-
-    def __init__(self) -> None:
-        self.secrets: set[str] = set()
-
-    def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-    def out(self, text: str = "", end: str = "\n") -> None:
-        sys.stdout.write(self.redact(text) + end)
-        sys.stdout.flush()
-
-    def err(self, text: str = "", end: str = "\n") -> None:
-        sys.stderr.write(self.redact(text) + end)
-        sys.stderr.flush()
-
-
-class Progress:
-    """A spinner with elapsed seconds on stderr while waiting, only when stderr is a terminal."""
-
-    FRAMES = "|/-\\"
-
-    def __init__(self, message: str, stream: TextIO | None = None) -> None:
-        self.message = message
-        self.stream = stream or sys.stderr
-        try:
-            self.enabled = bool(self.stream.isatty())
-        except (AttributeError, ValueError, OSError):
-            self.enabled = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> Progress:
-        if self.enabled:
-            self._thread = threading.Thread(target=self._run, name="litellm-codebuddy-progress", daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        frame = 0
-        while not self._stop.wait(0.1):
-            elapsed = time.monotonic() - start
-            self.stream.write(f"\r{self.FRAMES[frame % 4]} {self.message} ({elapsed:.0f}s)")
-            self.stream.flush()
-            frame += 1
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join()
-        self._thread = None
-        self.stream.write("\r\x1b[K")
-        self.stream.flush()
-
-
-class CliError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 # ---------------------------------------------------------------- helpers
-
-
-@dataclass
-class Credentials:
-    key: str = field(repr=False)
-    source: str  # KEY_ENV or "login"
-
-
-def masked(key: str) -> str:
-    """What may be shown of a key: ``ck_… (41 characters)``."""
-    return f"{key[:3] if key.startswith('ck_') else ''}… ({len(key)} characters)"
 
 
 def _credentials(io: Output) -> Credentials:
     """The key the CLI will use: CODEBUDDY_API_KEY, else the stored login (refreshed if needed)."""
     env = os.environ.get(KEY_ENV, "")
-    if env:
-        io.secrets.add(env)
-        io.secrets.add(env.strip())
-        if any(ch.isspace() for ch in env) or not env.isprintable():
-            raise CliError(
-                EXIT_NOT_CONFIGURED,
-                f"{KEY_ENV} contains whitespace, a newline or control characters ({masked(env)}): "
-                "check for a stray newline or space",
-            )
-        return Credentials(env, KEY_ENV)
+    io.secrets.update((env, env.strip()))
     try:
-        token = auth.stored_token()
+        creds = resolve_credentials(None)
     except litellm.AuthenticationError as exc:
-        raise CliError(EXIT_NOT_CONFIGURED, _message(exc)) from None
-    io.secrets.add(token)
-    return Credentials(token, "login")
+        raise CliError(EXIT_NOT_CONFIGURED, message_of(exc)) from None
+    io.secrets.add(creds.key)
+    return creds
 
 
 def _api_base(args: argparse.Namespace) -> str:
     """The base URL (validated) for --api-base / CODEBUDDY_API_BASE / the default."""
     try:
-        return resolve_url(args.api_base).removesuffix("/chat/completions")
-    except litellm.BadRequestError as exc:
+        return api_root(args.api_base)
+    except BadBaseURL as exc:
         code = EXIT_USAGE if args.api_base else EXIT_NOT_CONFIGURED
-        raise CliError(code, _message(exc)) from None
+        raise CliError(code, f"CodeBuddy: {exc}") from None
 
 
 def _base_source(args: argparse.Namespace) -> str:
     if args.api_base:
         return "--api-base"
     return BASE_ENV if os.environ.get(BASE_ENV) else "default"
-
-
-def _message(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc)
-    return re.sub(r"^litellm\.\w+: (\w+Exception - )?", "", text).strip()
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    original = getattr(exc, "original_exception", None)
-    fallback = getattr(litellm.exceptions, "MidStreamFallbackError", None)
-    if fallback is not None and isinstance(exc, fallback) and isinstance(original, BaseException):
-        return original
-    return exc
-
-
-def explain(exc: BaseException) -> tuple[int, str]:
-    """(exit code, plain words: what happened and what to do) for a provider exception."""
-    exc = _unwrap(exc)
-    detail = _message(exc)
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
-        code = EXIT_AUTH
-    elif isinstance(exc, litellm.RateLimitError):
-        code = EXIT_RATE_LIMIT
-    elif isinstance(exc, (litellm.Timeout, litellm.APIConnectionError, litellm.ServiceUnavailableError)):
-        code = EXIT_NETWORK
-    else:
-        code = EXIT_FAILURE
-    found = re.search(r"\berror (\d{3,6}):", detail)
-    business = int(found.group(1)) if found else None
-    lines: list[str] = []
-    if business is not None and business in CODE_MEANINGS:
-        lines.append(f"CodeBuddy error {business}: {CODE_MEANINGS[business][1]}.")
-        if business in HINTS:
-            lines.append(f"What to do: {HINTS[business]}.")
-        _, said, rest = detail.partition("Upstream said:")
-        if said:  # the meaning is already above: keep the gateway's own words and the requestId
-            detail = said + rest
-    elif isinstance(status, int) and status in HTTP_HINTS:
-        what, todo = HTTP_HINTS[status]
-        lines.append(f"CodeBuddy: {what}.")
-        lines.append(f"What to do: {todo}.")
-    elif code == EXIT_NETWORK:
-        if isinstance(exc, litellm.Timeout):
-            lines.append("CodeBuddy did not answer in time.")
-        elif isinstance(exc, litellm.ServiceUnavailableError):
-            lines.append("CodeBuddy is temporarily unavailable.")
-        else:
-            lines.append("Could not talk to CodeBuddy (connection failed).")
-        lines.append(f"What to do: check your network and --api-base / {BASE_ENV}, then retry.")
-    lines.append(f"Details: {detail}")
-    return code, "\n".join(lines)
-
-
-def _window(tokens: int | None) -> str:
-    if not tokens:
-        return "?"
-    if tokens >= 1_000_000 and tokens % 1_000_000 == 0:
-        return f"{tokens // 1_000_000}M"
-    if tokens >= 1000:
-        return f"{tokens / 1000:g}k"
-    return str(tokens)
-
-
-def _duration(seconds: float) -> str:
-    seconds = abs(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours} h {rest // 60} min"
-
-
-def _when(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _model_id(model: str) -> str:
@@ -330,7 +117,7 @@ def cmd_doctor(args: argparse.Namespace, io: Output) -> int:
     env = os.environ.get(KEY_ENV, "")
     if env:
         io.secrets.add(env)
-        if any(ch.isspace() for ch in env) or not env.isprintable():
+        if not key_is_well_formed(env):
             io.out(f"Key: {KEY_ENV} is set ({masked(env)}) but contains whitespace or control characters")
             io.err(f"error: remove the stray space/newline from {KEY_ENV}")
             return EXIT_NOT_CONFIGURED
@@ -354,7 +141,7 @@ def cmd_doctor(args: argparse.Namespace, io: Output) -> int:
             return EXIT_NOT_CONFIGURED
         io.secrets.update((tok.access_token, tok.refresh_token))
         left = tok.expires_in()
-        state = f"expires in {_duration(left)}" if left > 0 else f"expired {_duration(left)} ago, will be refreshed"
+        state = f"expires in {duration(left)}" if left > 0 else f"expired {duration(left)} ago, will be refreshed"
         io.out(f"Key: none in {KEY_ENV}; using the stored login (experimental), {state}")
     try:
         creds = _credentials(io)
@@ -465,7 +252,7 @@ def _model_rows(models: Iterable[LiveModel]) -> list[tuple[str, str, str, str]]:
     rows = []
     for m in models:
         vision = "?" if m.supports_vision is None else ("yes" if m.supports_vision else "no")
-        rows.append((f"{PROVIDER}/{m.id}", _window(m.max_input_tokens), _window(m.max_output_tokens), vision))
+        rows.append((f"{PROVIDER}/{m.id}", tokens(m.max_input_tokens), tokens(m.max_output_tokens), vision))
     return rows
 
 
@@ -546,7 +333,7 @@ def cmd_login(args: argparse.Namespace, io: Output) -> int:
         progress.stop()
     io.secrets.update((tok.access_token, tok.refresh_token))
     io.out(f"Logged in. The token is stored in {auth.token_path()} (mode 0600).")
-    io.out(f"It expires {_when(tok.expires_at)} (in {_duration(tok.expires_in())}); it is refreshed automatically.")
+    io.out(f"It expires {when(tok.expires_at)} (in {duration(tok.expires_in())}); it is refreshed automatically.")
     if os.environ.get(KEY_ENV):
         io.err(f"note: {KEY_ENV} is set and takes precedence over the login")
     return EXIT_OK
@@ -580,9 +367,9 @@ def cmd_status(args: argparse.Namespace, io: Output) -> int:
     io.out(f"Logged in (experimental device login) at {tok.api_base}.")
     io.out(f"Token file: {path}")
     if left > 0:
-        io.out(f"The access token expires {_when(tok.expires_at)} (in {_duration(left)}).")
+        io.out(f"The access token expires {when(tok.expires_at)} (in {duration(left)}).")
     else:
-        io.out(f"The access token expired {_when(tok.expires_at)} ({_duration(left)} ago).")
+        io.out(f"The access token expired {when(tok.expires_at)} ({duration(left)} ago).")
     io.out("A refresh token is stored: it is renewed automatically." if tok.refresh_token else "No refresh token.")
     return EXIT_OK if left > 0 else EXIT_NOT_CONFIGURED
 
@@ -686,7 +473,3 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: say it plainly, never with a secret
         io.err(f"error: unexpected {type(exc).__name__}: {exc}")
         return EXIT_FAILURE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

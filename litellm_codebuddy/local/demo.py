@@ -1,6 +1,6 @@
 """The one-command demo: the LiteLLM proxy in front of CodeBuddy (or the built-in fake), and a real exchange.
 
-``python -m litellm_codebuddy.demo`` starts the proxy with ``proxy_config.yaml``. With ``CODEBUDDY_API_KEY``
+``python -m litellm_codebuddy.local.demo`` starts the proxy with ``proxy_config.yaml``. With ``CODEBUDDY_API_KEY``
 set it talks to CodeBuddy; without, it first starts the built-in fake and points the proxy at it. It then
 uses the official ``openai`` client through the proxy: the model list, a streamed answer, a plain answer and
 a tool call. It stops every process it started, unless ``--serve`` is given: then it prints the URL and key
@@ -88,7 +88,9 @@ def exchange(base_url: str, key: str, model: str = DEMO_MODEL) -> dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m litellm_codebuddy.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m litellm_codebuddy.local.demo", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--config", default="proxy_config.yaml", help="proxy config (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="proxy port (default: a free one)")
     parser.add_argument("--serve", action="store_true", help="keep the proxy running after the demo exchange")

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import litellm
 
-from .catalog import _CAPABILITIES, CONTEXT_WINDOWS, PROVIDER, register_catalog
-from .errors import redact
-from .transformation import USER_AGENT, resolve_api_key, resolve_url
+from ..catalog import CONTEXT_WINDOWS, catalog_supports_vision, model_info, register_catalog
+from ..endpoint import PROVIDER, api_root, auth_headers, redact
+from .credentials import resolve_key
 
 __all__ = [
     "CONFIG_PATH",
@@ -75,14 +75,12 @@ class Discovery:
 
 
 def catalog_models() -> list[LiveModel]:
-    vision = bool(_CAPABILITIES.get("supports_vision"))
-    return [LiveModel(mid, window, None, vision) for mid, window in CONTEXT_WINDOWS.items()]
+    return [LiveModel(mid, window, None, catalog_supports_vision(mid)) for mid, window in CONTEXT_WINDOWS.items()]
 
 
 def root_url(api_base: str | None = None) -> str:
     """The API base without ``/chat/completions`` and without a trailing ``/v2``."""
-    base = resolve_url(api_base).removesuffix("/chat/completions")
-    return base.removesuffix("/v2")
+    return api_root(api_base).removesuffix("/v2")
 
 
 def _int(value: Any) -> int | None:
@@ -108,7 +106,7 @@ def _entry(item: Any) -> LiveModel | None:
     vision = item.get("supportsImages", item.get("supports_vision"))
     mid = mid.strip()
     if not isinstance(vision, bool):  # unknown: the catalog's answer for its own models
-        vision = bool(_CAPABILITIES.get("supports_vision")) if mid in CONTEXT_WINDOWS else None
+        vision = catalog_supports_vision(mid)
     return LiveModel(mid, window or CONTEXT_WINDOWS.get(mid), out, vision)
 
 
@@ -136,12 +134,7 @@ def _entries(body: Any, endpoint: str) -> list[LiveModel]:
 
 
 def _get(http: httpx.Client, url: str, key: str, endpoint: str, timeout: float) -> Any:
-    headers = {
-        "Authorization": f"Bearer {key}",
-        "X-API-Key": key,
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-    }
+    headers = {**auth_headers(key), "Accept": "application/json"}
     try:
         resp = http.get(url, headers=headers, timeout=timeout)
     except httpx.TimeoutException:
@@ -170,7 +163,7 @@ def fetch_live_models(
     The key is ``api_key``, else ``CODEBUDDY_API_KEY``, else the stored login token (refreshed if needed).
     """
     try:
-        key = resolve_api_key(api_key)
+        key = resolve_key(api_key)
         root = root_url(api_base)
     except Exception as exc:  # no key, a malformed key, a bad api_base
         raise DiscoveryError(str(getattr(exc, "message", exc))) from None
@@ -206,28 +199,10 @@ def discover(
 
 def model_cost_entries(models: list[LiveModel]) -> dict[str, dict[str, Any]]:
     """``litellm.register_model`` entries: catalog models keep the catalog's capabilities, live facts win."""
-    out: dict[str, dict[str, Any]] = {}
-    for model in models:
-        if model.id in CONTEXT_WINDOWS:
-            info: dict[str, Any] = dict(_CAPABILITIES)
-        else:
-            info = {
-                "litellm_provider": PROVIDER,
-                "mode": "chat",
-                "input_cost_per_token": 0.0,
-                "output_cost_per_token": 0.0,
-                "supports_system_messages": True,
-            }
-        window = model.max_input_tokens or CONTEXT_WINDOWS.get(model.id)
-        if window:
-            info["max_input_tokens"] = window
-            info["max_tokens"] = model.max_output_tokens or window
-        if model.max_output_tokens:
-            info["max_output_tokens"] = model.max_output_tokens
-        if model.supports_vision is not None:
-            info["supports_vision"] = model.supports_vision
-        out[f"{PROVIDER}/{model.id}"] = info
-    return out
+    return {
+        f"{PROVIDER}/{m.id}": model_info(m.id, m.max_input_tokens, m.max_output_tokens, m.supports_vision)
+        for m in models
+    }
 
 
 def register_live_models(api_key: str | None = None, api_base: str | None = None) -> list[str]:

@@ -1,4 +1,9 @@
-"""The opt-in coalescing window for streams (off by default; see the README's Performance section).
+"""Where a stream's bytes come from: the response body as it arrives, or through the opt-in coalescing window.
+
+Both kinds have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
+``close()`` / ``aclose()`` (which also closes the response). :func:`sync_source` and :func:`async_source` pick one.
+
+The coalescing window is off by default (see the README's Performance section).
 
 Once a first chunk has been handed on, network reads that arrive within ``window`` seconds of the oldest one still
 waiting are merged into one piece, so LiteLLM's per-chunk cost is paid once per window instead of once per event.
@@ -15,15 +20,24 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Protocol
 
 import httpx
 import litellm
 
-from .catalog import PROVIDER
+from ..endpoint import PROVIDER
 
-__all__ = ["COALESCE_ENV", "AsyncCoalescer", "SyncCoalescer", "coalesce_window"]
+__all__ = [
+    "COALESCE_ENV",
+    "AsyncByteSource",
+    "AsyncCoalescer",
+    "ByteSource",
+    "SyncCoalescer",
+    "async_source",
+    "coalesce_window",
+    "sync_source",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +47,13 @@ _BACKLOG = 4 << 20  # bytes a coalescing reader may read ahead of its consumer
 _END = object()
 
 
-def coalesce_window(kwargs: dict[str, Any]) -> float:
-    """The coalescing window in seconds (0 = off): ``coalesce_ms`` of the call or deployment, else the env."""
-    value = (kwargs.get("optional_params") or {}).get("coalesce_ms")
+def coalesce_window(call_value: Any = None, deployment_value: Any = None, model: str = "") -> float:
+    """The window in seconds (0 = off): ``coalesce_ms`` of the call, else of the deployment, else
+    ``CODEBUDDY_STREAM_COALESCE_MS``. A bad value given to the call is a BadRequestError; a bad environment value
+    is logged and ignored."""
+    value, source = call_value, "coalesce_ms"
     if value is None:
-        value = (kwargs.get("litellm_params") or {}).get("coalesce_ms")
-    source = "coalesce_ms"
+        value = deployment_value
     if value is None:
         value, source = os.environ.get(COALESCE_ENV), COALESCE_ENV
     if value is None or value == "":
@@ -53,10 +68,55 @@ def coalesce_window(kwargs: dict[str, Any]) -> float:
             return 0.0
         raise litellm.BadRequestError(
             message=f"coalesce_ms must be a number of milliseconds in [0, 10000], got {value!r}",
-            model=str(kwargs.get("model")),
+            model=str(model),
             llm_provider=PROVIDER,
         ) from None
     return ms / 1000.0
+
+
+class ByteSource(Protocol):
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class AsyncByteSource(Protocol):
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Body:
+    """The response body as httpx hands it over."""
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self.resp = resp
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.resp.iter_bytes()
+
+    def close(self) -> None:
+        self.resp.close()
+
+
+class _AsyncBody:
+    def __init__(self, resp: httpx.Response) -> None:
+        self.resp = resp
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.resp.aiter_bytes()
+
+    async def aclose(self) -> None:
+        await self.resp.aclose()
+
+
+def sync_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> ByteSource:
+    """The body of ``resp``, through the coalescing window when ``window`` > 0."""
+    return SyncCoalescer(resp, window, armed) if window else _Body(resp)
+
+
+def async_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> AsyncByteSource:
+    return AsyncCoalescer(resp, window, armed) if window else _AsyncBody(resp)
 
 
 class SyncCoalescer:
@@ -65,7 +125,7 @@ class SyncCoalescer:
     response while it runs and wakes the consumer only when it waits for a first piece or the stream ends;
     nothing that arrived is held longer than the window."""
 
-    def __init__(self, resp: httpx.Response, window: float, armed: Any) -> None:
+    def __init__(self, resp: httpx.Response, window: float, armed: Callable[[], bool]) -> None:
         self.resp, self.window, self.armed = resp, window, armed
         self.cond = threading.Condition(threading.Lock())
         self.pending: list[bytes] = []
@@ -139,6 +199,7 @@ class SyncCoalescer:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
             self.thread.join(timeout=2.0)
+        self.resp.close()
 
 
 class AsyncCoalescer:
@@ -146,7 +207,7 @@ class AsyncCoalescer:
     ready, waiting at most until the first waiting piece is ``window`` old. An in-flight read is never
     cancelled except when the stream is closed."""
 
-    def __init__(self, resp: httpx.Response, window: float, armed: Any) -> None:
+    def __init__(self, resp: httpx.Response, window: float, armed: Callable[[], bool]) -> None:
         self.resp, self.window, self.armed = resp, window, armed
         self.pending: list[bytes] = []
         self.size = 0
@@ -155,6 +216,21 @@ class AsyncCoalescer:
         self.waiter: asyncio.Future[None] | None = None
         self.wake_on_data = True
         self.space: asyncio.Future[None] | None = None
+        self._pieces: AsyncIterator[bytes] | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._pieces is None:
+            self._pieces = self.pieces()
+        return self._pieces
+
+    async def aclose(self) -> None:
+        """Stop the reader task (cancelling its read), then close the response."""
+        pieces, self._pieces = self._pieces, None
+        try:
+            if pieces is not None:
+                await pieces.aclose()  # type: ignore[attr-defined]
+        finally:
+            await self.resp.aclose()
 
     def _wake(self, data: bool) -> None:
         waiter = self.waiter

@@ -25,8 +25,8 @@ from litellm.types.utils import (
     StreamingChoices,
 )
 
-from .catalog import PROVIDER
-from .errors import error_from_body, is_error_body, redact
+from ..endpoint import PROVIDER, redact
+from .errors import error_from_body, is_error_body
 
 __all__ = ["StreamState", "normalise_usage"]
 

@@ -13,15 +13,14 @@ documentation: they may change without notice. An API key (``CODEBUDDY_API_KEY``
   :data:`REFRESH_MARGIN` seconds are left (``POST {base}/plugin/auth/token/refresh`` with ``X-Refresh-Token``),
   under the lock so that two processes do not both refresh, and never starts an interactive login: without a
   usable token it raises ``litellm.AuthenticationError`` naming ``CODEBUDDY_API_KEY`` and
-  ``litellm-codebuddy login``. :func:`fill_stored_key` is the same for async code: the file and network work
-  run in a worker thread, never on the event loop.
+  ``litellm-codebuddy login``. It blocks (lock, file, network): the provider's async paths call it in a worker
+  thread (:mod:`litellm_codebuddy.account.credentials` decides when it is needed).
 
 Tokens are never logged, printed or put in an exception message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -37,8 +36,7 @@ from urllib.parse import quote
 import httpx
 import litellm
 
-from .catalog import PROVIDER
-from .transformation import DEFAULT_API_BASE, KEY_ENV, USER_AGENT, resolve_url
+from ..endpoint import DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, USER_AGENT, api_root, key_is_well_formed
 
 __all__ = [
     "DEFAULT_EXPIRES_IN",
@@ -48,7 +46,6 @@ __all__ = [
     "LoginStart",
     "StoredToken",
     "delete_token",
-    "fill_stored_key",
     "load_token",
     "login",
     "poll_login",
@@ -112,7 +109,7 @@ class StoredToken:
         if not isinstance(obj, dict):
             raise ValueError("not a JSON object")
         access = obj.get("access_token")
-        if not isinstance(access, str) or not _usable(access):
+        if not isinstance(access, str) or not key_is_well_formed(access):
             raise ValueError("no usable access_token")
         refresh_tok = obj.get("refresh_token") or ""
         if not isinstance(refresh_tok, str):
@@ -129,10 +126,6 @@ class StoredToken:
             str(base),
             float(obtained) if isinstance(obtained, (int, float)) else 0.0,
         )
-
-
-def _usable(token: str) -> bool:
-    return bool(token) and token.isprintable() and not any(ch.isspace() for ch in token)
 
 
 def config_dir() -> Path:
@@ -257,7 +250,7 @@ class LoginStart:
 
 def auth_base(api_base: str | None = None) -> str:
     """The API base (``.../v2``) the auth endpoints hang off: ``api_base``, ``CODEBUDDY_API_BASE`` or default."""
-    return resolve_url(api_base).removesuffix("/chat/completions")
+    return api_root(api_base)
 
 
 def _client(client: httpx.Client | None) -> contextlib.AbstractContextManager[httpx.Client]:
@@ -313,7 +306,7 @@ def _token_from(data: Any, api_base: str, previous_refresh: str = "") -> StoredT
     access = data.get("accessToken") or data.get("access_token")
     if not isinstance(access, str) or not access:
         return None
-    if not _usable(access):
+    if not key_is_well_formed(access):
         raise LoginError("the server sent an access token with whitespace or control characters", "protocol")
     refresh_tok = data.get("refreshToken") or data.get("refresh_token") or previous_refresh
     expires_in = _float(data.get("expiresIn") or data.get("expires_in")) or DEFAULT_EXPIRES_IN
@@ -437,10 +430,7 @@ def _auth_error(message: str, model: str) -> litellm.AuthenticationError:
 
 
 def no_credentials_message() -> str:
-    return (
-        f"no API key. Pass api_key=... or set {KEY_ENV}; keys (ck_...) come from "
-        f"https://www.codebuddy.ai/console/api-keys. Or {LOGIN_HINT}"
-    )
+    return f"no API key. Pass api_key=... or set {KEY_ENV}; keys (ck_...) come from {KEYS_URL}. Or {LOGIN_HINT}"
 
 
 def _usable_token(path: Path, model: str) -> StoredToken:
@@ -482,11 +472,3 @@ def stored_token(model: str = "", *, path: Path | None = None, client: httpx.Cli
         _write_atomic(path, new)
         logger.info("CodeBuddy: refreshed the stored login (valid for %.0f s)", new.expires_in())
         return new.access_token
-
-
-async def fill_stored_key(kwargs: dict[str, Any]) -> None:
-    """For the handler's async paths: with no ``api_key`` and no ``CODEBUDDY_API_KEY``, put the stored token in
-    ``kwargs["api_key"]``, resolving (and refreshing) it in a worker thread so the event loop never blocks."""
-    if kwargs.get("api_key") or os.environ.get(KEY_ENV):
-        return
-    kwargs["api_key"] = await asyncio.to_thread(stored_token, str(kwargs.get("model") or ""))

@@ -20,7 +20,7 @@ __all__ = ["free_port", "start_fake", "start_proxy", "stop", "wait_http"]
 
 # fake.py is standard library only: it runs by path, so the fake is up in a fraction of a second instead of
 # first importing the package (``python -m litellm_codebuddy.fake`` does, and its __init__ imports LiteLLM: 3-4 s)
-_FAKE_SCRIPT = Path(__file__).with_name("fake.py")
+_FAKE_SCRIPT = Path(__file__).parent.parent / "fake.py"
 _RUN_SCRIPT = "import runpy, sys; sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
@@ -65,7 +65,7 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
 def start_fake(
     host: str = "127.0.0.1", port: int = 0, log: Path | None = None, extra_args: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The fake (``litellm_codebuddy/fake.py``) in a subprocess; returns it and its base URL."""
+    """The fake (``litellm_codebuddy/fake``) in a subprocess; returns it and its base URL."""
     log_file = open(log, "ab") if log else None
     try:
         proc = subprocess.Popen(

@@ -1,26 +1,36 @@
-"""Pure request building for CodeBuddy: configuration, messages, parameters, tools, headers and URL.
+"""Pure request building for CodeBuddy: messages, parameters, tools, headers and URL.
 
-Nothing here does I/O. Every rule comes from ``codebuddy-wire.md``; each function says which quirk it
-answers. Bad input raises a LiteLLM exception before anything is sent.
+Nothing here does I/O: the key comes in already resolved (:mod:`litellm_codebuddy.account.credentials`, called by
+the handler). Every rule comes from ``codebuddy-wire.md``; each function says which quirk it answers. Bad input
+raises a LiteLLM exception before anything is sent.
 """
 
 from __future__ import annotations
 
 import copy
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import litellm
 
-from ._version import __version__
-from .catalog import PROVIDER
+from ..endpoint import PROVIDER, BadBaseURL, auth_headers, chat_url
 
-DEFAULT_API_BASE = "https://www.codebuddy.ai/v2"
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "PreparedRequest",
+    "bad_request",
+    "build_body",
+    "build_headers",
+    "inline_schema",
+    "normalise_messages",
+    "prepare_request",
+    "prepare_tools",
+    "resolve_url",
+    "validate_messages",
+]
+
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-USER_AGENT = f"litellm-codebuddy/{__version__}"
-KEY_ENV = "CODEBUDDY_API_KEY"
-BASE_ENV = "CODEBUDDY_API_BASE"
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # LiteLLM's own keys and keys this provider sets itself: never forwarded as body parameters
@@ -69,55 +79,19 @@ def bad_request(message: str, model: str = "") -> litellm.BadRequestError:
     return litellm.BadRequestError(message=f"CodeBuddy: {message}", model=model, llm_provider=PROVIDER)
 
 
-# ---------------------------------------------------------------- configuration
-
-
-def resolve_api_key(api_key: str | None, model: str = "") -> str:
-    key = api_key if api_key else os.environ.get(KEY_ENV, "")
-    if not key:  # the `litellm-codebuddy login` token (experimental); raises AuthenticationError without one
-        from .auth import stored_token
-
-        key = stored_token(model)
-    if not key:
-        raise litellm.AuthenticationError(
-            message=(
-                f"CodeBuddy: no API key. Pass api_key=... or set {KEY_ENV}; keys (ck_...) come from "
-                "https://www.codebuddy.ai/console/api-keys"
-            ),
-            llm_provider=PROVIDER,
-            model=model,
-        )
-    if any(ch.isspace() for ch in key) or not key.isprintable():
-        raise litellm.AuthenticationError(
-            message=(
-                f"CodeBuddy: the API key contains whitespace, CR/LF or control characters; check {KEY_ENV} "
-                "for a stray newline or space (the key is not shown)"
-            ),
-            llm_provider=PROVIDER,
-            model=model,
-        )
-    return key
+# ---------------------------------------------------------------- URL and headers
 
 
 def resolve_url(api_base: str | None, model: str = "") -> str:
-    base = (api_base or os.environ.get(BASE_ENV) or DEFAULT_API_BASE).strip()
-    lowered = base.lower()
-    if not (lowered.startswith("http://") or lowered.startswith("https://")) or len(base.split("://", 1)[1]) == 0:
-        raise bad_request(f"api_base must be an http(s) URL, got {base[:80]!r}", model)
-    base = base.rstrip("/")
-    if base.endswith("/chat/completions"):
-        return base
-    return base + "/chat/completions"
+    """The chat endpoint for ``api_base`` (or ``CODEBUDDY_API_BASE``, or the default); BadRequestError if bad."""
+    try:
+        return chat_url(api_base)
+    except BadBaseURL as exc:
+        raise bad_request(str(exc), model) from None
 
 
-def build_headers(api_key: str, extra_headers: dict[str, Any] | None = None) -> dict[str, str]:
-    headers = {
-        "Authorization": f"Bearer {api_key}",
-        "X-API-Key": api_key,
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream",
-        "User-Agent": USER_AGENT,
-    }
+def build_headers(api_key: str, extra_headers: Mapping[str, Any] | None = None) -> dict[str, str]:
+    headers = {**auth_headers(api_key), "Content-Type": "application/json", "Accept": "text/event-stream"}
     for name, value in (extra_headers or {}).items():
         if value is None:
             continue
@@ -126,10 +100,6 @@ def build_headers(api_key: str, extra_headers: dict[str, Any] | None = None) -> 
             del headers[existing]
         headers[str(name)] = str(value)
     return headers
-
-
-def redacted_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {k: ("***" if k.lower() in ("authorization", "x-api-key") else v) for k, v in headers.items()}
 
 
 # ---------------------------------------------------------------- messages
@@ -371,7 +341,7 @@ def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[d
 # ---------------------------------------------------------------- body
 
 
-def build_body(model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]) -> dict[str, Any]:
+def build_body(model: str, messages: list[dict[str, Any]], optional_params: Mapping[str, Any]) -> dict[str, Any]:
     params = dict(optional_params)
     extra_body = params.pop("extra_body", None)
     if isinstance(extra_body, dict):
@@ -399,17 +369,16 @@ def build_body(model: str, messages: list[dict[str, Any]], optional_params: dict
 def prepare_request(
     model: str,
     messages: Any,
-    optional_params: dict[str, Any],
-    api_key: str | None,
+    optional_params: Mapping[str, Any],
+    api_key: str,
     api_base: str | None,
-    extra_headers: dict[str, Any] | None = None,
+    extra_headers: Mapping[str, Any] | None = None,
 ) -> PreparedRequest:
-    """Check the input and build the whole request; raises before any network on bad input."""
+    """Check the input and build the whole request for a resolved key; raises before any network on bad input."""
     if not model or not str(model).strip():
         raise bad_request("the model id is empty: use codebuddy/<model id>, e.g. codebuddy/gpt-5.5")
-    key = resolve_api_key(api_key, model)
     url = resolve_url(api_base, model)
     validate_messages(messages, model)
-    headers = build_headers(key, {**(optional_params.get("extra_headers") or {}), **(extra_headers or {})})
+    headers = build_headers(api_key, {**(optional_params.get("extra_headers") or {}), **(extra_headers or {})})
     body = build_body(model, messages, optional_params)
-    return PreparedRequest(url=url, headers=headers, body=body, model=model, api_key=key)
+    return PreparedRequest(url=url, headers=headers, body=body, model=model, api_key=api_key)

@@ -1,0 +1,79 @@
+"""Where CodeBuddy is and how a client identifies itself to it: the facts every wing shares, each written once.
+
+The API base and its URL rules, the environment variable names, the key's well-formedness rule, the header pair
+that carries the key (``Authorization: Bearer`` and ``X-API-Key``, as the official CLI sends it), the honest
+``User-Agent``, and the redaction of secrets from text and headers. Pure: nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ._version import __version__
+
+__all__ = [
+    "BASE_ENV",
+    "DEFAULT_API_BASE",
+    "KEYS_URL",
+    "KEY_ENV",
+    "PROVIDER",
+    "USER_AGENT",
+    "api_root",
+    "auth_headers",
+    "chat_url",
+    "key_is_well_formed",
+    "redact",
+    "redact_headers",
+]
+
+PROVIDER = "codebuddy"
+DEFAULT_API_BASE = "https://www.codebuddy.ai/v2"
+KEY_ENV = "CODEBUDDY_API_KEY"
+BASE_ENV = "CODEBUDDY_API_BASE"
+KEYS_URL = "https://www.codebuddy.ai/console/api-keys"
+USER_AGENT = f"litellm-codebuddy/{__version__}"
+
+_CHAT_PATH = "/chat/completions"
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-refresh-token"})
+
+
+class BadBaseURL(ValueError):
+    """An API base that is not an http(s) URL."""
+
+
+def api_root(api_base: str | None = None) -> str:
+    """The API base (``.../v2``, no trailing ``/chat/completions`` or ``/``): ``api_base``, else
+    ``CODEBUDDY_API_BASE``, else the default. Raises :class:`BadBaseURL` for anything but an http(s) URL."""
+    base = (api_base or os.environ.get(BASE_ENV) or DEFAULT_API_BASE).strip()
+    lowered = base.lower()
+    if not (lowered.startswith("http://") or lowered.startswith("https://")) or not base.split("://", 1)[1]:
+        raise BadBaseURL(f"api_base must be an http(s) URL, got {base[:80]!r}")
+    return base.rstrip("/").removesuffix(_CHAT_PATH)
+
+
+def chat_url(api_base: str | None = None) -> str:
+    """The chat endpoint under :func:`api_root`."""
+    return api_root(api_base) + _CHAT_PATH
+
+
+def key_is_well_formed(key: str) -> bool:
+    """A key or token can go in a header: printable, no whitespace, CR/LF or control characters."""
+    return bool(key) and key.isprintable() and not any(ch.isspace() for ch in key)
+
+
+def auth_headers(key: str) -> dict[str, str]:
+    """The key twice, as the official CLI sends it, and this package's own User-Agent."""
+    return {"Authorization": f"Bearer {key}", "X-API-Key": key, "User-Agent": USER_AGENT}
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with every secret replaced by ``***`` (longest first, so no part of a longer one survives)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def redact_headers(headers: Mapping[str, str], *secrets: str | None) -> dict[str, str]:
+    """Headers fit to log or attach to an exception: credential headers masked, secrets removed from the rest."""
+    return {k: ("***" if k.lower() in _SECRET_HEADERS else redact(str(v), *secrets)) for k, v in headers.items()}

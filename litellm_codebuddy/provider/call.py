@@ -1,0 +1,99 @@
+"""One LiteLLM call, described once: the only place that reads LiteLLM's handler arguments.
+
+LiteLLM hands a custom provider a dozen keyword arguments (``optional_params``, ``litellm_params``, ``headers``,
+``timeout``, ``client``, ``logging_obj``, ...). :meth:`Call.from_litellm` reads them into a typed, immutable
+:class:`Call`, and never writes into LiteLLM's dicts: the handler and the pure pieces take what they need from it.
+The key is not resolved here (that may read the stored login: the handler does it, off the event loop when async).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import httpx
+import litellm
+
+from .coalesce import coalesce_window
+
+__all__ = ["Call"]
+
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Call:
+    """What one call asks for, as the handler needs it. ``repr`` shows no key, client or LiteLLM object."""
+
+    model: str
+    messages: Any
+    params: Mapping[str, Any]
+    """LiteLLM's ``optional_params``: the body parameters (read-only)"""
+    api_key: str | None = field(default=None, repr=False)
+    api_base: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(DEFAULT_TIMEOUT))
+    verify: bool | str = True
+    """TLS verification: a bool, or a CA bundle path (``ssl_verify``, the LiteLLM way)"""
+    coalesce: float = 0.0
+    """the opt-in coalescing window in seconds (0 = off)"""
+    client: Any = field(default=None, repr=False, compare=False)
+    logging_obj: Any = field(default=None, repr=False, compare=False)
+    model_response: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_litellm(
+        cls,
+        model: str,
+        messages: Any,
+        optional_params: Mapping[str, Any] | None = None,
+        litellm_params: Mapping[str, Any] | None = None,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+        timeout: Any = None,
+        client: Any = None,
+        logging_obj: Any = None,
+        model_response: Any = None,
+        *,
+        stream: bool = False,
+    ) -> Call:
+        """``stream``: the call streams to its caller (only then is the coalescing window read)."""
+        params = MappingProxyType(dict(optional_params or {}))
+        deployment = litellm_params or {}
+        return cls(
+            model=model,
+            messages=messages,
+            params=params,
+            api_key=api_key,
+            api_base=api_base,
+            headers=MappingProxyType(dict(headers or {})),
+            timeout=_timeout(timeout),
+            verify=_verify(deployment.get("ssl_verify")),
+            coalesce=coalesce_window(params.get("coalesce_ms"), deployment.get("coalesce_ms"), model)
+            if stream
+            else 0.0,
+            client=client,
+            logging_obj=logging_obj,
+            model_response=model_response,
+        )
+
+
+def _timeout(timeout: Any) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    try:
+        seconds = float(timeout) if timeout is not None else DEFAULT_TIMEOUT
+    except (TypeError, ValueError):
+        seconds = DEFAULT_TIMEOUT
+    return httpx.Timeout(seconds)
+
+
+def _verify(value: Any) -> bool | str:
+    if value is None:
+        value = getattr(litellm, "ssl_verify", True)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value if isinstance(value, (bool, str)) else True

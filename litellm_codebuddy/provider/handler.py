@@ -1,0 +1,304 @@
+"""The LiteLLM handler: moves bytes between LiteLLM and CodeBuddy; the rules live in the pure modules.
+
+Each entry point reads LiteLLM's arguments into a :class:`~.call.Call`, resolves the key (the stored login is read
+in a worker thread on the async paths), builds the request (:mod:`.request`), sends it with a pooled client
+(:mod:`.transport`) and drives a :class:`~.pump.Pump` with the body's bytes (:mod:`.coalesce` picks the source).
+Every call streams upstream (the gateway only streams); a caller that asked for a plain answer gets one built from
+the stream. Redirects are never followed; ``timeout`` is enforced as connect and between-bytes limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import litellm
+from litellm.llms.custom_llm import CustomLLM
+from litellm.types.utils import ModelResponse
+
+from ..account.credentials import direct_key, resolve_key
+from ..endpoint import PROVIDER, redact_headers
+from .call import Call
+from .coalesce import async_source, sync_source
+from .errors import error_from_response, transport_error, undecodable_stream
+from .pump import Pump
+from .request import PreparedRequest, prepare_request
+from .sse import SSEDecodeError
+from .stream import StreamState
+from .transport import Clients
+
+__all__ = ["CodeBuddyLLM"]
+
+logger = logging.getLogger(__name__)
+
+_STREAM_FAILURES = (httpx.HTTPError, SSEDecodeError)
+
+
+class _Exchange:
+    """One request and its answer: the pure steps both the sync and the async paths share."""
+
+    __slots__ = ("call", "prep", "state")
+
+    def __init__(self, call: Call, key: str, *, accumulate: bool) -> None:
+        self.call = call
+        self.prep = prep = prepare_request(call.model, call.messages, call.params, key, call.api_base, call.headers)
+        _log_request(call, prep)
+        messages = prep.body["messages"]
+
+        def count_prompt() -> int:
+            return int(litellm.token_counter(messages=messages))
+
+        self.state = StreamState(prep.model, count_prompt, accumulate=accumulate, secrets=(key,))
+
+    def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        prep = self.prep
+        return http.build_request(
+            "POST", prep.url, headers=prep.headers, content=json.dumps(prep.body), timeout=self.call.timeout
+        )
+
+    def failed(self, exc: Exception) -> Exception:
+        """The LiteLLM exception for a transport or decoding failure."""
+        prep = self.prep
+        if isinstance(exc, SSEDecodeError):
+            return undecodable_stream(exc, prep.model)
+        return transport_error(exc, prep.model, prep.url, self.call.timeout, prep.api_key)
+
+    @staticmethod
+    def unexpected(resp: httpx.Response) -> bool:
+        return resp.status_code != 200 or "text/event-stream" not in resp.headers.get("content-type", "")
+
+    def non_sse_answer(self, resp: httpx.Response, content: bytes) -> list[Any]:
+        """A 200 JSON body: an error object (raised) or, leniently, a whole completion (one event)."""
+        prep, state = self.prep, self.state
+        if resp.status_code == 200 and "json" in resp.headers.get("content-type", ""):
+            try:
+                body = json.loads(content)
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and body.get("choices"):
+                return state.feed([content.decode("utf-8")]) + state.close()
+        raise error_from_response(resp.status_code, dict(resp.headers), content, prep.model, secrets=(prep.api_key,))
+
+    def response(self) -> ModelResponse:
+        return self.state.build_response(self.call.model_response or ModelResponse())
+
+
+def _log_request(call: Call, prep: PreparedRequest) -> None:
+    if call.logging_obj is not None:
+        try:
+            call.logging_obj.pre_call(
+                input=call.messages,
+                api_key="",
+                additional_args={
+                    "complete_input_dict": prep.body,
+                    "api_base": prep.url,
+                    "headers": redact_headers(prep.headers),
+                },
+            )
+        except Exception:  # logging must never break a call
+            logger.debug("LiteLLM pre_call logging failed", exc_info=True)
+    logger.debug("CodeBuddy request to %s, model %s, %d messages", prep.url, prep.model, len(prep.body["messages"]))
+
+
+class CodeBuddyLLM(CustomLLM):
+    """LiteLLM custom handler for ``codebuddy/<model id>``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clients = Clients()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={PROVIDER!r})"
+
+    def close(self) -> None:
+        """Close the pooled sync clients (each loop's async clients close when that loop shuts down)."""
+        self.clients.close()
+
+    # -------------------------------------------------------------- sync
+
+    def _open_sync(self, call: Call, *, accumulate: bool) -> tuple[_Exchange, httpx.Response]:
+        ex = _Exchange(call, resolve_key(call.api_key, call.model), accumulate=accumulate)
+        http = self.clients.sync(call.client, call.verify)
+        try:
+            return ex, http.send(ex.request(http), stream=True, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise ex.failed(exc) from None
+
+    def _chunks_sync(self, ex: _Exchange, resp: httpx.Response) -> Iterator[Any]:
+        if _Exchange.unexpected(resp):
+            try:
+                content = resp.read()
+            except httpx.HTTPError as exc:
+                raise ex.failed(exc) from None
+            finally:
+                resp.close()
+            yield from ex.non_sse_answer(resp, content)
+            return
+        source = sync_source(resp, ex.call.coalesce, lambda: ex.state.delivered)
+        pump = Pump(ex.state)
+        try:
+            pieces = iter(source)
+            try:
+                for raw in pieces:
+                    yield from pump.feed(raw)
+                    if pump.done():
+                        for rest in pieces:
+                            if not pump.drain(rest):
+                                break
+                        break
+                else:
+                    yield from pump.flush()
+            except _STREAM_FAILURES as exc:
+                raise ex.failed(exc) from None
+            yield from pump.close()
+        finally:
+            source.close()
+
+    def completion(  # type: ignore[override]
+        self,
+        model: str,
+        messages: list[Any],
+        api_base: str | None = None,
+        model_response: ModelResponse | None = None,
+        api_key: str | None = None,
+        logging_obj: Any = None,
+        optional_params: dict[str, Any] | None = None,
+        litellm_params: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        client: Any = None,
+        **_unused: Any,
+    ) -> ModelResponse:
+        call = Call.from_litellm(
+            model, messages, optional_params, litellm_params, api_key, api_base, headers, timeout, client,
+            logging_obj, model_response,
+        )  # fmt: skip
+        ex, resp = self._open_sync(call, accumulate=True)
+        for _ in self._chunks_sync(ex, resp):
+            pass
+        return ex.response()
+
+    def streaming(  # type: ignore[override]
+        self,
+        model: str,
+        messages: list[Any],
+        api_base: str | None = None,
+        model_response: ModelResponse | None = None,
+        api_key: str | None = None,
+        logging_obj: Any = None,
+        optional_params: dict[str, Any] | None = None,
+        litellm_params: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        client: Any = None,
+        **_unused: Any,
+    ) -> Iterator[Any]:
+        """Sends the request and raises status errors before returning the iterator (so retries work)."""
+        call = Call.from_litellm(
+            model, messages, optional_params, litellm_params, api_key, api_base, headers, timeout, client,
+            logging_obj, model_response, stream=True,
+        )  # fmt: skip
+        ex, resp = self._open_sync(call, accumulate=False)
+        if _Exchange.unexpected(resp):
+            return iter(list(self._chunks_sync(ex, resp)))  # raises the mapped error now
+        return self._chunks_sync(ex, resp)
+
+    # -------------------------------------------------------------- async
+
+    async def _open_async(self, call: Call, *, accumulate: bool) -> tuple[_Exchange, httpx.Response]:
+        if direct_key(call.api_key) is not None:
+            key = resolve_key(call.api_key, call.model)
+        else:  # the stored login: a file lock, file and maybe network I/O, never on the event loop
+            key = await asyncio.to_thread(resolve_key, call.api_key, call.model)
+        ex = _Exchange(call, key, accumulate=accumulate)
+        http = await self.clients.async_(call.client, call.verify)
+        try:
+            return ex, await http.send(ex.request(http), stream=True, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise ex.failed(exc) from None
+
+    async def _chunks_async(self, ex: _Exchange, resp: httpx.Response) -> AsyncIterator[Any]:
+        if _Exchange.unexpected(resp):
+            try:
+                content = await resp.aread()
+            except httpx.HTTPError as exc:
+                raise ex.failed(exc) from None
+            finally:
+                await resp.aclose()
+            for chunk in ex.non_sse_answer(resp, content):
+                yield chunk
+            return
+        source = async_source(resp, ex.call.coalesce, lambda: ex.state.delivered)
+        pump = Pump(ex.state)
+        try:
+            pieces = aiter(source)
+            try:
+                async for raw in pieces:
+                    for chunk in pump.feed(raw):
+                        yield chunk
+                    if pump.done():
+                        async for rest in pieces:
+                            if not pump.drain(rest):
+                                break
+                        break
+                else:
+                    for chunk in pump.flush():
+                        yield chunk
+            except _STREAM_FAILURES as exc:
+                raise ex.failed(exc) from None
+            for chunk in pump.close():
+                yield chunk
+        finally:
+            await source.aclose()
+
+    async def acompletion(  # type: ignore[override]
+        self,
+        model: str,
+        messages: list[Any],
+        api_base: str | None = None,
+        model_response: ModelResponse | None = None,
+        api_key: str | None = None,
+        logging_obj: Any = None,
+        optional_params: dict[str, Any] | None = None,
+        litellm_params: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        client: Any = None,
+        **_unused: Any,
+    ) -> ModelResponse:
+        call = Call.from_litellm(
+            model, messages, optional_params, litellm_params, api_key, api_base, headers, timeout, client,
+            logging_obj, model_response,
+        )  # fmt: skip
+        ex, resp = await self._open_async(call, accumulate=True)
+        async for _ in self._chunks_async(ex, resp):
+            pass
+        return ex.response()
+
+    async def astreaming(  # type: ignore[override]
+        self,
+        model: str,
+        messages: list[Any],
+        api_base: str | None = None,
+        model_response: ModelResponse | None = None,
+        api_key: str | None = None,
+        logging_obj: Any = None,
+        optional_params: dict[str, Any] | None = None,
+        litellm_params: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        client: Any = None,
+        **_unused: Any,
+    ) -> AsyncIterator[Any]:
+        """An async generator (LiteLLM wraps it unawaited): the request goes out at the first ``__anext__``."""
+        call = Call.from_litellm(
+            model, messages, optional_params, litellm_params, api_key, api_base, headers, timeout, client,
+            logging_obj, model_response, stream=True,
+        )  # fmt: skip
+        ex, resp = await self._open_async(call, accumulate=False)
+        async for chunk in self._chunks_async(ex, resp):
+            yield chunk
