@@ -17,7 +17,8 @@ import pytest
 
 from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
-from litellm_codebuddy.cli import (
+from litellm_codebuddy.cli import main
+from litellm_codebuddy.cli.explain import (
     EXIT_AUTH,
     EXIT_FAILURE,
     EXIT_LOGIN,
@@ -26,9 +27,8 @@ from litellm_codebuddy.cli import (
     EXIT_OK,
     EXIT_RATE_LIMIT,
     EXIT_USAGE,
-    Progress,
-    main,
 )
+from litellm_codebuddy.cli.output import Progress
 from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_cli123.S3cretCliValue"

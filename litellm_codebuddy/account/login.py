@@ -259,8 +259,14 @@ def _client(client: httpx.Client | None) -> contextlib.AbstractContextManager[ht
     return httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False, trust_env=True)
 
 
-def _call(http: httpx.Client, method: str, url: str, headers: dict[str, str], what: str) -> tuple[int, Any]:
-    """(HTTP status, parsed JSON or None); transport failures become LoginError(kind="network")."""
+def _call(client: httpx.Client | None, method: str, url: str, headers: dict[str, str], what: str) -> tuple[int, Any]:
+    """(HTTP status, parsed JSON or None), with ``client`` or a short-lived one; transport failures become
+    LoginError(kind="network")."""
+    with _client(client) as http:
+        return _send(http, method, url, headers, what)
+
+
+def _send(http: httpx.Client, method: str, url: str, headers: dict[str, str], what: str) -> tuple[int, Any]:
     try:
         resp = http.request(method, url, headers=headers, content=b"{}" if method == "POST" else None)
     except httpx.TimeoutException:
@@ -317,14 +323,13 @@ def _token_from(data: Any, api_base: str, previous_refresh: str = "") -> StoredT
 def start_login(api_base: str | None = None, client: httpx.Client | None = None) -> LoginStart:
     """Step 1: ask for a login ``state`` and the URL the user opens."""
     base = auth_base(api_base)
-    with _client(client) as http:
-        status, body = _call(
-            http,
-            "POST",
-            f"{base}/plugin/auth/state?platform=CLI",
-            {**_LOGIN_HEADERS, "Content-Type": "application/json"},
-            "starting the login",
-        )
+    status, body = _call(
+        client,
+        "POST",
+        f"{base}/plugin/auth/state?platform=CLI",
+        {**_LOGIN_HEADERS, "Content-Type": "application/json"},
+        "starting the login",
+    )
     data = body.get("data") if isinstance(body, dict) else None
     if status != 200 or not isinstance(body, dict) or body.get("code") not in (0, "0") or not isinstance(data, dict):
         raise _failure("starting the login", status, body)
@@ -339,14 +344,13 @@ def poll_login(
 ) -> tuple[StoredToken | None, float | None]:
     """Step 2, once: (the token, or None while pending; the interval the server asks for, if any)."""
     base = auth_base(api_base)
-    with _client(client) as http:
-        status, body = _call(
-            http,
-            "GET",
-            f"{base}/plugin/auth/token?state={quote(state, safe='')}",
-            dict(_LOGIN_HEADERS),
-            "waiting for the login",
-        )
+    status, body = _call(
+        client,
+        "GET",
+        f"{base}/plugin/auth/token?state={quote(state, safe='')}",
+        dict(_LOGIN_HEADERS),
+        "waiting for the login",
+    )
     code = body.get("code") if isinstance(body, dict) else None
     data = body.get("data") if isinstance(body, dict) else None
     interval = _float(data.get("interval")) if isinstance(data, dict) else None
@@ -413,8 +417,7 @@ def refresh(tok: StoredToken, client: httpx.Client | None = None) -> StoredToken
     }
     headers.pop("X-No-Authorization")
     headers.pop("X-No-User-Id")
-    with _client(client) as http:
-        status, body = _call(http, "POST", f"{tok.api_base}/plugin/auth/token/refresh", headers, "refreshing the login")
+    status, body = _call(client, "POST", f"{tok.api_base}/plugin/auth/token/refresh", headers, "refreshing the login")
     if status == 200 and isinstance(body, dict) and body.get("code") in (0, "0"):
         new = _token_from(body.get("data"), tok.api_base, tok.refresh_token)
         if new is not None:

@@ -59,8 +59,11 @@ class Call:
         model_response: Any = None,
         *,
         stream: bool = False,
+        **_unused: Any,
     ) -> Call:
-        """``stream``: the call streams to its caller (only then is the coalescing window read)."""
+        """``stream``: the call streams to its caller (only then is the coalescing window read). Arguments LiteLLM
+        passes that the provider has no use for (``custom_prompt_dict``, ``print_verbose``, ``encoding``,
+        ``logger_fn``, ``acompletion``, ...) are ignored."""
         params = MappingProxyType(dict(optional_params or {}))
         deployment = litellm_params or {}
         return cls(

@@ -105,7 +105,11 @@ def _log_request(call: Call, prep: PreparedRequest) -> None:
 
 
 class CodeBuddyLLM(CustomLLM):
-    """LiteLLM custom handler for ``codebuddy/<model id>``."""
+    """LiteLLM custom handler for ``codebuddy/<model id>``.
+
+    The entry points take ``model`` and ``messages``; LiteLLM's other keyword arguments go unread to
+    :meth:`Call.from_litellm <.call.Call.from_litellm>`, whose signature names each one it uses.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,50 +162,16 @@ class CodeBuddyLLM(CustomLLM):
         finally:
             source.close()
 
-    def completion(  # type: ignore[override]
-        self,
-        model: str,
-        messages: list[Any],
-        api_base: str | None = None,
-        model_response: ModelResponse | None = None,
-        api_key: str | None = None,
-        logging_obj: Any = None,
-        optional_params: dict[str, Any] | None = None,
-        litellm_params: dict[str, Any] | None = None,
-        headers: dict[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        client: Any = None,
-        **_unused: Any,
-    ) -> ModelResponse:
-        call = Call.from_litellm(
-            model, messages, optional_params, litellm_params, api_key, api_base, headers, timeout, client,
-            logging_obj, model_response,
-        )  # fmt: skip
+    def completion(self, model: str, messages: list[Any], **litellm_args: Any) -> ModelResponse:  # type: ignore[override]
+        call = Call.from_litellm(model, messages, **litellm_args)
         ex, resp = self._open_sync(call, accumulate=True)
         for _ in self._chunks_sync(ex, resp):
             pass
         return ex.response()
 
-    def streaming(  # type: ignore[override]
-        self,
-        model: str,
-        messages: list[Any],
-        api_base: str | None = None,
-        model_response: ModelResponse | None = None,
-        api_key: str | None = None,
-        logging_obj: Any = None,
-        optional_params: dict[str, Any] | None = None,
-        litellm_params: dict[str, Any] | None = None,
-        headers: dict[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        client: Any = None,
-        **_unused: Any,
-    ) -> Iterator[Any]:
+    def streaming(self, model: str, messages: list[Any], **litellm_args: Any) -> Iterator[Any]:  # type: ignore[override]
         """Sends the request and raises status errors before returning the iterator (so retries work)."""
-        call = Call.from_litellm(
-            model, messages, optional_params, litellm_params, api_key, api_base, headers, timeout, client,
-            logging_obj, model_response, stream=True,
-        )  # fmt: skip
+        call = Call.from_litellm(model, messages, stream=True, **litellm_args)
         ex, resp = self._open_sync(call, accumulate=False)
         if _Exchange.unexpected(resp):
             return iter(list(self._chunks_sync(ex, resp)))  # raises the mapped error now
@@ -255,50 +225,16 @@ class CodeBuddyLLM(CustomLLM):
         finally:
             await source.aclose()
 
-    async def acompletion(  # type: ignore[override]
-        self,
-        model: str,
-        messages: list[Any],
-        api_base: str | None = None,
-        model_response: ModelResponse | None = None,
-        api_key: str | None = None,
-        logging_obj: Any = None,
-        optional_params: dict[str, Any] | None = None,
-        litellm_params: dict[str, Any] | None = None,
-        headers: dict[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        client: Any = None,
-        **_unused: Any,
-    ) -> ModelResponse:
-        call = Call.from_litellm(
-            model, messages, optional_params, litellm_params, api_key, api_base, headers, timeout, client,
-            logging_obj, model_response,
-        )  # fmt: skip
+    async def acompletion(self, model: str, messages: list[Any], **litellm_args: Any) -> ModelResponse:  # type: ignore[override]
+        call = Call.from_litellm(model, messages, **litellm_args)
         ex, resp = await self._open_async(call, accumulate=True)
         async for _ in self._chunks_async(ex, resp):
             pass
         return ex.response()
 
-    async def astreaming(  # type: ignore[override]
-        self,
-        model: str,
-        messages: list[Any],
-        api_base: str | None = None,
-        model_response: ModelResponse | None = None,
-        api_key: str | None = None,
-        logging_obj: Any = None,
-        optional_params: dict[str, Any] | None = None,
-        litellm_params: dict[str, Any] | None = None,
-        headers: dict[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        client: Any = None,
-        **_unused: Any,
-    ) -> AsyncIterator[Any]:
+    async def astreaming(self, model: str, messages: list[Any], **litellm_args: Any) -> AsyncIterator[Any]:  # type: ignore[override]
         """An async generator (LiteLLM wraps it unawaited): the request goes out at the first ``__anext__``."""
-        call = Call.from_litellm(
-            model, messages, optional_params, litellm_params, api_key, api_base, headers, timeout, client,
-            logging_obj, model_response, stream=True,
-        )  # fmt: skip
+        call = Call.from_litellm(model, messages, stream=True, **litellm_args)
         ex, resp = await self._open_async(call, accumulate=False)
         async for chunk in self._chunks_async(ex, resp):
             yield chunk
