@@ -669,3 +669,103 @@ def test_plain_answer_through_the_provider_has_believable_usage() -> None:
             assert usage.prompt_tokens == litellm.token_counter(messages=messages)
             assert answer_tokens <= usage.completion_tokens <= 1.5 * answer_tokens + 5, (usage, answer_tokens)
             assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+# ------------------------------------------------------------------------------------- account: models, credits
+
+EXTRA_IDS = ["hy3", "glm-5.2", "kimi-k2.6", "minimax-m2", "deepseek-v4.1-flash"]
+ROW_KEYS = {
+    "id",
+    "name",
+    "maxInputTokens",
+    "maxOutputTokens",
+    "supportsToolCall",
+    "supportsReasoning",
+    "supportsImages",
+}
+
+
+def test_personal_models_endpoint(fake: FakeCodeBuddy) -> None:
+    url = fake.url + "/v2/enterprises/personal/models"
+    assert httpx.get(url).status_code == 401
+    r = httpx.get(url, headers=HEADERS)
+    assert r.status_code == 200 and r.json()["code"] == 0
+    rows = {row["id"]: row for row in r.json()["data"]}
+    assert set(CONTEXT_WINDOWS) | set(EXTRA_IDS) <= set(rows)
+    assert all(set(row) == ROW_KEYS for row in rows.values())
+    assert {m: rows[m]["maxInputTokens"] for m in CONTEXT_WINDOWS} == CONTEXT_WINDOWS
+    assert all(0 < row["maxOutputTokens"] <= row["maxInputTokens"] for row in rows.values())
+    assert httpx.post(url, headers=HEADERS).status_code == 405
+    fake.models_live = ["only-this"]
+    assert httpx.get(url, headers=HEADERS).json()["data"] == [{"id": "only-this", "name": "only-this"}]
+
+
+def test_chat_accepts_every_listed_model(client: httpx.Client) -> None:
+    for model in EXTRA_IDS:
+        chunks = chunks_of(post(client, make_body("hi", model=model)).content)
+        assert content_of(chunks) == "Echo: hi" and chunks[0]["model"] == model
+
+
+def test_personal_models_fail_the_first_n_calls(fake: FakeCodeBuddy) -> None:
+    url = fake.url + "/v2/enterprises/personal/models"
+    fake.personal_models_fail = 2
+    assert httpx.get(url).status_code == 401  # a refused key uses up no failure
+    assert [httpx.get(url, headers=HEADERS).status_code for _ in range(3)] == [500, 500, 200]
+    assert fake.personal_models_fail == 0
+    assert httpx.get(fake.url + "/v3/config", headers=HEADERS).status_code == 200
+
+
+def test_credits_endpoint(fake: FakeCodeBuddy) -> None:
+    url = fake.url + "/v2/billing/meter/get-user-resource"
+    query = {"ProductCode": "p_tcaca", "Status": [0, 3]}
+    assert httpx.post(url, json=query).status_code == 401
+    fake.credits_remaining = 12.5
+    r = httpx.post(url, json=query, headers=HEADERS)
+    assert r.status_code == 200 and r.json()["code"] == 0
+    response = r.json()["data"]["Response"]
+    assert response["RequestId"]
+    [row] = response["Data"]["Accounts"]
+    assert row["CapacityRemain"] == 12.5 and row["CapacitySize"] == 300.0 and row["Status"] == 0
+    assert row["CapacityUsed"] == 287.5 and row["PackageName"] and row["CycleEndTime"] > row["CycleStartTime"]
+    empty = httpx.post(url, json={}, headers=HEADERS).json()  # reported: an empty filter finds no packages
+    assert empty["code"] == 0 and empty["data"]["Response"]["Data"]["Accounts"] == []
+    other_status = {**query, "Status": [3]}
+    assert httpx.post(url, json=other_status, headers=HEADERS).json()["data"]["Response"]["Data"]["Accounts"] == []
+    assert httpx.post(url, content=b"[1]", headers=HEADERS).status_code == 400
+    assert httpx.get(url, headers=HEADERS).status_code == 405
+    fake.credits_fail = True
+    assert httpx.post(url, json=query, headers=HEADERS).status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (14017, "trial not activated"),
+        (11212, "license has expired"),
+        (11216, "trial has expired"),
+        (11141, "deprecated"),
+    ],
+)
+def test_account_codes(client: httpx.Client, code: int, words: str) -> None:
+    r = post(client, make_body(f"hi FAKE:code={code}"))
+    assert r.status_code == 200 and r.json()["code"] == code and words in r.json()["msg"]
+    assert set(r.json()["displayMsg"]) == {"en", "zh"} and r.json()["displayMsg"]["zh"]
+    r = post(client, make_body(f"hi FAKE:code={code} FAKE:status=429"))
+    assert r.status_code == 429 and r.json()["code"] == code
+
+
+@pytest.mark.parametrize("mode", ["basic", "full", "thinking", "none"])
+def test_credit_on_every_final_chunk(client: httpx.Client, mode: str) -> None:
+    bodies = [
+        make_body(f"hello FAKE:usage={mode}"),
+        make_body(f"weather? FAKE:usage={mode}", tools=TOOLS),
+        make_body(f"hmm FAKE:usage={mode}", reasoning_effort="low"),
+        make_body(f"FAKE:events=3 FAKE:usage={mode}"),
+    ]
+    for body in bodies:
+        final = chunks_of(post(client, body).content)[-1]
+        assert final["choices"][0]["finish_reason"] in ("stop", "tool_calls")
+        if mode == "none":
+            assert "usage" not in final
+        else:
+            assert final["usage"]["credit"] > 0 and final["usage"]["total_tokens"] > 0
