@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def _imports(path: Path) -> set[str]:
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -39,6 +40,20 @@ def _imports(path: Path) -> set[str]:
             # ``from . import x`` / ``from .pkg import mod`` may name submodules
             found.update(f"{target}.{alias.name}" for alias in node.names)
     return found
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under ``if TYPE_CHECKING:`` (imports for the type checker only)."""
+    nodes: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return nodes
 
 
 def _graph() -> dict[str, set[str]]:
@@ -91,3 +106,13 @@ def test_the_provider_never_imports_the_command_line_or_the_local_setup() -> Non
     for path in (PACKAGE / "provider").rglob("*.py"):
         wrong = {m for m in _imports(path) if m.split(".")[:2] in ([NAME, "cli"], [NAME, "local"], [NAME, "fake"])}
         assert not wrong, f"{path.name} imports {sorted(wrong)}"
+
+
+def test_the_fake_imports_only_the_standard_library_and_itself() -> None:
+    for path in (PACKAGE / "fake").rglob("*.py"):
+        outside = {
+            m
+            for m in _imports(path)
+            if not m.startswith(f"{NAME}.fake") and m.split(".")[0] not in sys.stdlib_module_names | {"__future__"}
+        }
+        assert not outside, f"fake/{path.name} imports {sorted(outside)}"
