@@ -105,4 +105,3 @@ def test_the_provider_never_imports_the_command_line_or_the_local_setup() -> Non
     for path in (PACKAGE / "provider").rglob("*.py"):
         wrong = {m for m in _imports(path) if m.split(".")[:2] in ([NAME, "cli"], [NAME, "local"], [NAME, "fake"])}
         assert not wrong, f"{path.name} imports {sorted(wrong)}"
-
