@@ -52,6 +52,7 @@ def test_root_url(base: str, root: str) -> None:
 
 
 def test_v3_config(fake: FakeCodeBuddy) -> None:
+    fake.personal_models_fail = 1_000  # the international endpoint is down: the older ones answer
     other = unique()
     fake.models_live = ["gpt-5.5", {"id": other, "name": "Other"}]
     models, endpoint = fetch_live_models(KEY, fake.base_url)
@@ -65,6 +66,7 @@ def test_v3_config(fake: FakeCodeBuddy) -> None:
 
 
 def test_falls_back_to_personal_models(fake: FakeCodeBuddy) -> None:
+    fake.personal_models_fail = 1_000  # the international endpoint is down: the older ones answer
     other = unique()
     fake.discovery_fail = "v3"
     fake.models_live = [{"id": other, "maxInputTokens": 200_000, "maxOutputTokens": 32_000, "supportsImages": False}]
@@ -80,6 +82,7 @@ def test_falls_back_to_personal_models(fake: FakeCodeBuddy) -> None:
 
 
 def test_default_list_is_the_fake_account(fake: FakeCodeBuddy) -> None:
+    fake.personal_models_fail = 1_000  # the international endpoint is down: the older ones answer
     found = discover(KEY, fake.base_url)
     assert sorted(m.id for m in found.models) == sorted(CONTEXT_WINDOWS)
 
