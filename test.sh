@@ -26,7 +26,8 @@ for pass in $passes; do
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .
         "$VENV/bin/mypy" litellm_codebuddy
-        "$VENV/bin/pytest" -n 2 "$@"
+        # loadgroup: the replica tests (xdist_group "replicas") share one Redis and two proxies on one worker
+        "$VENV/bin/pytest" -n 2 --dist loadgroup "$@"
         ;;
     latest)
         venv .venv-latest '.[test-sdk]'

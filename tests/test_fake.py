@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -15,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from litellm_codebuddy.fake import FakeCodeBuddy, parse_fault
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS
+from litellm_codebuddy.fake import KNOWN_MODELS, FakeCodeBuddy, parse_fault
+from litellm_codebuddy.local.launch import fake_command, stop
 
 KEY = "ck_test.secret"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-API-Key": KEY}
@@ -512,3 +515,54 @@ def test_module_entry_point() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_launched_fake_never_imports_litellm(tmp_path: Path) -> None:
+    """``launch.start_fake``'s command under ``-X importtime``: no LiteLLM, nothing of the package but the fake."""
+    command = fake_command()
+    report_path = tmp_path / "importtime.txt"
+    with report_path.open("wb") as report_file:  # a file, not a pipe: a long report must not block the child
+        proc = subprocess.Popen(
+            [command[0], "-X", "importtime", *command[1:]],
+            stdout=subprocess.PIPE,
+            stderr=report_file,
+            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+            start_new_session=True,
+        )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode().strip()
+        assert line.startswith("FAKE_CODEBUDDY_URL="), line
+        base_url = line.split("=", 1)[1]
+        chunks = chunks_of(httpx.post(f"{base_url}/chat/completions", json=make_body("go"), headers=HEADERS).content)
+        assert content_of(chunks) == "Echo: go"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        stop(proc)
+    report = report_path.read_text()
+    modules = {line.rsplit("|", 1)[1].strip() for line in report.splitlines() if line.startswith("import time:")}
+    assert "litellm_codebuddy.fake.server" in modules  # the report is the fake's
+    assert not {m for m in modules if m == "litellm" or m.startswith("litellm.")}
+    assert {m for m in modules if m.startswith("litellm_codebuddy")} <= {
+        m for m in modules if m == "litellm_codebuddy.fake" or m.startswith("litellm_codebuddy.fake.")
+    }
+
+
+def test_fake_package_imports_only_the_standard_library_and_itself() -> None:
+    package = REPO_ROOT / "litellm_codebuddy" / "fake"
+    outside: list[str] = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            outside += [f"{path.name}: {n}" for n in names if n.split(".")[0] not in sys.stdlib_module_names]
+    assert len(list(package.glob("*.py"))) > 5 and outside == []
+
+
+def test_known_models_are_the_provider_catalog() -> None:
+    assert set(CONTEXT_WINDOWS) == KNOWN_MODELS

@@ -9,6 +9,8 @@ import threading
 import time
 from typing import TextIO
 
+from ..endpoint import redact
+
 __all__ = ["Output", "Progress", "duration", "masked", "tokens", "when"]
 
 
@@ -19,10 +21,7 @@ class Output:
         self.secrets: set[str] = set()
 
     def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return redact(text, *self.secrets)
 
     def out(self, text: str = "", end: str = "\n") -> None:
         sys.stdout.write(self.redact(text) + end)

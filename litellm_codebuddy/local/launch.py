@@ -16,12 +16,18 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["free_port", "start_fake", "start_proxy", "stop", "wait_http"]
+__all__ = ["fake_command", "free_port", "start_fake", "start_proxy", "stop", "wait_http"]
 
-# fake.py is standard library only: it runs by path, so the fake is up in a fraction of a second instead of
-# first importing the package (``python -m litellm_codebuddy.fake`` does, and its __init__ imports LiteLLM: 3-4 s)
-_FAKE_SCRIPT = Path(__file__).parent.parent / "fake.py"
-_RUN_SCRIPT = "import runpy, sys; sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')"
+# The fake (the ``litellm_codebuddy.fake`` package) is standard library only, but ``python -m
+# litellm_codebuddy.fake`` first runs the parent package's __init__, which imports LiteLLM (3-4 s). The launcher
+# script registers a bare stand-in for the parent package (a module whose __path__ is this folder, nothing run),
+# so ``litellm_codebuddy.fake`` imports under its real name, and runs the fake's __main__: up in a fraction of a
+# second. Arguments: the folder, then the fake's own options.
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+_RUN_FAKE = (
+    "import runpy, sys, types; parent = types.ModuleType('litellm_codebuddy'); parent.__path__ = [sys.argv.pop(1)]; "
+    "sys.modules['litellm_codebuddy'] = parent; runpy.run_module('litellm_codebuddy.fake', run_name='__main__')"
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -62,14 +68,19 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def fake_command(host: str = "127.0.0.1", port: int = 0, extra_args: tuple[str, ...] = ()) -> list[str]:
+    """The command line that runs the fake without importing LiteLLM (nor this package's __init__)."""
+    return [sys.executable, "-c", _RUN_FAKE, str(_PACKAGE_DIR), "--host", host, "--port", str(port), *extra_args]
+
+
 def start_fake(
     host: str = "127.0.0.1", port: int = 0, log: Path | None = None, extra_args: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The fake (``litellm_codebuddy/fake``) in a subprocess; returns it and its base URL."""
+    """The fake (``litellm_codebuddy.fake``, see :func:`fake_command`) in a subprocess; returns it and its URL."""
     log_file = open(log, "ab") if log else None
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _RUN_SCRIPT, str(_FAKE_SCRIPT), "--host", host, "--port", str(port), *extra_args],
+            fake_command(host, port, extra_args),
             stdout=subprocess.PIPE,
             stderr=log_file or subprocess.DEVNULL,
             start_new_session=True,

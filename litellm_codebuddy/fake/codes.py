@@ -1,0 +1,51 @@
+"""The gateway's business codes: their messages and the error bodies that carry them.
+
+Error bodies look like ``{"code", "msg", "requestId", "displayMsg": {"en", "zh"}}``.  The gateway's HTTP status for
+these bodies is undocumented; the fake answers them with **HTTP 200** (the worst case for a client: a JSON error
+body under a success status) unless the directive ``status=<n>`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+_MESSAGES: dict[int, tuple[str, str]] = {
+    11101: ("Parse message failed: 11101:invalid request", "请求参数无效"),
+    11102: ("service info not found for the model", "未找到该模型的服务信息"),
+    11128: ("first message is not system prompt", "请求不合法：第一条消息不是系统提示词"),
+    11133: ("invalid parameter: consecutive assistant messages", "参数无效：连续的助手消息"),
+    11134: ("the model provider is temporarily unavailable, please retry later", "模型服务暂时不可用，请稍后重试"),
+    11140: ("Illegal API invocation from an unapproved channel", "非法的 API 调用：未经批准的渠道"),
+    11148: ("invalid tool call sequence: tool result without a matching tool call", "工具调用序列无效"),
+    11150: ("reasoning_effort value is not supported by this model", "该模型不支持此 reasoning_effort 值"),
+    11151: ("message content must not be empty", "消息内容不能为空"),
+    14018: ("insufficient credits: your credits are exhausted", "额度不足：您的积分已用完"),
+}
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def business_message(code: int) -> tuple[str, str, str]:
+    """(msg, en, zh) for a business code; 6004's msg is Chinese and names a reset time in UTC+8, like the gateway."""
+    if code == 6004:
+        tz = datetime.timezone(datetime.timedelta(hours=8))
+        reset = (datetime.datetime.now(tz) + datetime.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        when = reset.strftime("%Y-%m-%d %H:%M:%S")
+        zh = f"超出频率限制，将于 {when} (UTC+8) 重置"
+        return zh, f"Rate limit exceeded, resets at {when} (UTC+8)", zh
+    en, zh = _MESSAGES.get(code, (f"request failed with code {code}", f"请求失败，错误码 {code}"))
+    return en, en, zh
+
+
+def error_body(code: int, msg: str | None = None) -> dict[str, Any]:
+    """The gateway's error body for ``code``; ``msg`` replaces the code's usual (English) message."""
+    default_msg, en, zh = business_message(code)
+    if msg:
+        en = msg
+    else:
+        msg = default_msg
+    return {"code": code, "msg": msg, "requestId": request_id(), "displayMsg": {"en": en, "zh": zh}}

@@ -1,0 +1,119 @@
+"""Writing an answer as a server-sent-events stream, with the stream faults of the directives.
+
+``data: {json}\\n\\n`` events, then ``data: [DONE]\\n\\n``, in a chunked HTTP body.  Events are buffered and
+written as one HTTP chunk per flush: when paced (``pace=``), around a stall, and whenever 64 KB are pending.
+The faults (``stall``, ``cut``, ``midstream``, ``nofinish``, ``nodone``, ``garbage``, ``crlf``, ``comments``,
+``multiline``) are described in ``directives``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from .answer import Answer, events, finish_chunk
+from .codes import business_message, request_id
+from .http import ChunkedBody, abort, sleep_watching
+
+FLUSH_BYTES = 64 << 10
+
+
+class SSEWriter:
+    """Frames SSE events (line endings, comments, split data lines as the directives say) and buffers them."""
+
+    __slots__ = ("body", "comments", "multiline", "nl", "pending", "size")
+
+    def __init__(self, body: ChunkedBody, d: dict[str, Any]) -> None:
+        self.body = body
+        self.nl = b"\r\n" if d.get("crlf") else b"\n"
+        self.comments = bool(d.get("comments"))
+        self.multiline = bool(d.get("multiline"))
+        self.pending: list[bytes] = []
+        self.size = 0
+
+    def event(self, payload: str) -> None:
+        nl = self.nl
+        if self.comments:
+            self.raw(b": keep-alive" + nl + nl)
+        if self.multiline and payload.startswith("{"):
+            cut = payload.find(",") + 1
+            data = b"data: " + payload[:cut].encode() + nl + b"data: " + payload[cut:].encode() + nl + nl
+        else:
+            data = b"data: " + payload.encode() + nl + nl
+        self.raw(data)
+
+    def raw(self, data: bytes) -> None:
+        self.pending.append(data)
+        self.size += len(data)
+
+    async def flush(self, last: bool = False) -> None:
+        data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+        self.pending.clear()
+        self.size = 0
+        await self.body.write(data, last=last)
+
+
+async def write_stream(
+    ans: Answer, text: str, images: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, keep: bool
+) -> bool:
+    """Stream the answer; returns whether the connection stays open.  Raises ``Gone`` when the client left."""
+    d = ans.d
+    body = ChunkedBody(reader, writer)
+    body.start("text/event-stream", keep)
+    out = SSEWriter(body, d)
+    pace: float = d.get("pace", 0.0)
+    stall: float | None = d.get("stall")
+    cut = d.get("cut")
+    midstream = d.get("midstream")
+    limit: int | None = None
+    if cut is not None:
+        limit = 3 if cut == "reset" else int(cut)
+    elif midstream is not None:
+        limit = 3
+    count = reasoning = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for is_reasoning, payload in events(ans, text, images):
+        if limit is not None and count >= limit:
+            break
+        if count and pace:
+            # absolute schedule: event k goes out at start + k * pace, no drift from our own overhead
+            await asyncio.sleep(max(0.0, start + count * pace - loop.time()))
+        out.event(payload)
+        count += 1
+        reasoning += is_reasoning
+        if count == 1:
+            if d.get("garbage"):
+                out.raw(b"data: {not json" + out.nl + out.nl + b"data: \xff\xfe" + out.nl + out.nl)
+            if stall:
+                await out.flush()
+                await sleep_watching(stall, reader, writer)
+                start += stall
+        if pace or out.size >= FLUSH_BYTES:
+            await out.flush()
+    if cut is not None:
+        if cut == "reset":
+            await out.flush()
+            await asyncio.sleep(0.05)
+            abort(writer)
+            return False
+        await out.flush(last=True)
+        return keep
+    if midstream is not None:
+        if midstream == "error":
+            err: dict[str, Any] = {"error": {"message": "upstream model error", "type": "server_error"}}
+        else:
+            err = {"code": midstream, "msg": business_message(midstream)[0], "requestId": request_id()}
+        out.event(json.dumps(err, ensure_ascii=False))
+        await out.flush(last=True)
+        return keep
+    if pace and count:
+        await out.flush()
+        await asyncio.sleep(max(0.0, start + count * pace - loop.time()))
+    if not d.get("nofinish"):
+        out.event(finish_chunk(ans, count, reasoning))
+    if not d.get("nodone"):
+        out.raw(b"data: [DONE]" + out.nl + out.nl)
+    await out.flush(last=True)
+    return keep
