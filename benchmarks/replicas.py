@@ -34,7 +34,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
 
-from litellm_codebuddy.launch import free_port, start_fake, start_proxy, stop, wait_http
+from litellm_codebuddy.local.launch import free_port, start_fake, start_proxy, stop, wait_http
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "proxy_replicas.yaml"

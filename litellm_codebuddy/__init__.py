@@ -1,7 +1,9 @@
 """CodeBuddy (www.codebuddy.ai) as a LiteLLM provider: ``litellm.completion(model="codebuddy/gpt-5.5", ...)``.
 
 Importing the package registers the ``codebuddy`` provider and its model catalog with LiteLLM (no network,
-no client created). ``codebuddy_llm`` is the handler instance the proxy's ``custom_provider_map`` names.
+no client created). ``codebuddy_llm`` is the handler instance the proxy's ``custom_provider_map`` names;
+``proxy_startup`` the opt-in proxy start-up hook that registers the account's own models
+(``LITELLM_WORKER_STARTUP_HOOKS=litellm_codebuddy:proxy_startup``, :mod:`.account.startup`).
 
 The house: :mod:`.provider` (what LiteLLM calls and the pure pieces it wires), :mod:`.account` (the key, the
 stored login, the account's models), :mod:`.cli` (the ``litellm-codebuddy`` command), :mod:`.fake` (a
@@ -14,11 +16,12 @@ from __future__ import annotations
 import litellm
 
 from ._version import __version__
+from .account.startup import proxy_startup
 from .catalog import register_catalog
 from .endpoint import PROVIDER
 from .provider import CodeBuddyLLM
 
-__all__ = ["PROVIDER", "CodeBuddyLLM", "__version__", "codebuddy_llm", "register"]
+__all__ = ["PROVIDER", "CodeBuddyLLM", "__version__", "codebuddy_llm", "proxy_startup", "register"]
 
 #: the handler instance (``litellm_codebuddy.codebuddy_llm`` in a proxy YAML)
 codebuddy_llm = CodeBuddyLLM()

@@ -14,6 +14,7 @@ from ._version import __version__
 
 __all__ = [
     "BASE_ENV",
+    "CREDIT_COST_ENV",
     "DEFAULT_API_BASE",
     "KEYS_URL",
     "KEY_ENV",
@@ -22,6 +23,7 @@ __all__ = [
     "api_root",
     "auth_headers",
     "chat_url",
+    "credit_cost",
     "key_is_well_formed",
     "redact",
     "redact_headers",
@@ -31,6 +33,7 @@ PROVIDER = "codebuddy"
 DEFAULT_API_BASE = "https://www.codebuddy.ai/v2"
 KEY_ENV = "CODEBUDDY_API_KEY"
 BASE_ENV = "CODEBUDDY_API_BASE"
+CREDIT_COST_ENV = "CODEBUDDY_CREDIT_COST"
 KEYS_URL = "https://www.codebuddy.ai/console/api-keys"
 USER_AGENT = f"litellm-codebuddy/{__version__}"
 
@@ -55,6 +58,21 @@ def api_root(api_base: str | None = None) -> str:
 def chat_url(api_base: str | None = None) -> str:
     """The chat endpoint under :func:`api_root`."""
     return api_root(api_base) + _CHAT_PATH
+
+
+def credit_cost() -> float | None:
+    """``CODEBUDDY_CREDIT_COST``: what one CodeBuddy credit costs (in the unit of your budgets), or None when unset.
+    Raises ValueError for a value that is not a number >= 0."""
+    raw = os.environ.get(CREDIT_COST_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{CREDIT_COST_ENV} must be a number >= 0, got {raw[:40]!r}")
+    return value
 
 
 def key_is_well_formed(key: str) -> bool:

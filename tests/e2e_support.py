@@ -22,6 +22,7 @@ import httpx
 import openai
 import yaml
 
+from litellm_codebuddy.fake.tokens import prompt_tokens
 from litellm_codebuddy.local.launch import free_port, start_proxy, stop, wait_http
 
 REPO = Path(__file__).resolve().parent.parent
@@ -225,14 +226,8 @@ def requests_with(fake: Any, word: str) -> list[Any]:
 
 
 def fake_prompt_tokens(body: dict[str, Any]) -> int:
-    """The fake's prompt-token count for a request body it received (words of every message + 4 each)."""
-    total = 0
-    for msg in body["messages"]:
-        content = msg.get("content")
-        if isinstance(content, list):
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-        total += len(str(content or "").split()) + 4
-    return total
+    """The fake's prompt-token count for a request body it received."""
+    return prompt_tokens(body["messages"])
 
 
 class ConnectRecorder:

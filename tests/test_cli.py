@@ -289,7 +289,7 @@ def test_chat_cut_stream_is_a_network_error(capsys: pytest.CaptureFixture[str], 
 def test_models_catalog(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "models")
     assert code == EXIT_OK
-    assert out.splitlines()[0].split() == ["MODEL", "CONTEXT", "MAX", "OUTPUT", "VISION"]
+    assert out.splitlines()[0].split() == ["MODEL", "CONTEXT", "MAX", "OUTPUT", "VISION", "TOOLS", "REASONING"]
     assert "codebuddy/gemini-3.1-pro" in out and "1M" in out and "128k" in out
     assert "built-in catalog" in err
 

@@ -11,16 +11,21 @@ import litellm
 import pytest
 import respx
 
+from litellm_codebuddy.account import discovery
 from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.account.discovery import (
+    ENDPOINTS,
+    ENTERPRISE_MODELS_PATH,
+    LiveModel,
     catalog_models,
     discover,
     fetch_live_models,
     model_cost_entries,
+    model_list,
     register_live_models,
     root_url,
 )
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS
 from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_disc123.S3cretDiscoveryKey"
@@ -128,13 +133,14 @@ def test_uses_env_key_then_stored_token(fake: FakeCodeBuddy, monkeypatch: pytest
     ],
 )
 def test_unexpected_answers(upstream: respx.MockRouter, answer: httpx.Response, reason: str) -> None:
-    upstream.get("https://gw.example/v3/config").mock(return_value=answer)
-    upstream.get("https://gw.example/console/enterprises/personal/models").mock(return_value=answer)
+    for path in ENDPOINTS:
+        upstream.get(f"https://gw.example{path}").mock(return_value=answer)
     found = discover(KEY, "https://gw.example/v2")
     assert found.source == "catalog" and found.note is not None and reason in found.note
 
 
 def test_lenient_shapes(upstream: respx.MockRouter) -> None:
+    upstream.get(f"https://gw.example{ENTERPRISE_MODELS_PATH}").mock(return_value=httpx.Response(404))
     upstream.get("https://gw.example/v3/config").mock(
         return_value=httpx.Response(
             200, json={"code": 0, "data": {"list": [{"modelId": "m-one", "contextWindow": "64000"}, "m-two", {}]}}
@@ -175,3 +181,125 @@ def test_cost_entries_keep_catalog_capabilities() -> None:
     entries = model_cost_entries(catalog_models())
     assert entries["codebuddy/gpt-5.5"]["supports_function_calling"] is True
     assert entries["codebuddy/gemini-3.1-pro"]["max_input_tokens"] == 1_000_000
+
+
+# ---------------------------------------------------------------- /v2/enterprises/personal/models (first, retried)
+
+GW = "https://gw.example"
+ENTERPRISE = f"{GW}{ENTERPRISE_MODELS_PATH}"
+
+
+def enterprise_rows(*rows: dict[str, object]) -> httpx.Response:
+    return httpx.Response(200, json={"code": 0, "data": {"models": list(rows)}})
+
+
+@pytest.fixture
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(discovery, "RETRY_DELAYS", (0.0, 0.0))
+
+
+def test_enterprise_endpoint_first_with_flags(upstream: respx.MockRouter) -> None:
+    mid = unique("hy3")
+    route = upstream.get(ENTERPRISE).mock(
+        return_value=enterprise_rows(
+            {
+                "id": mid,
+                "maxInputTokens": 1_050_000,
+                "maxOutputTokens": 128_000,
+                "supportsToolCall": False,
+                "supportsReasoning": True,
+                "supportsImages": False,
+            },
+            {"id": "gpt-5.5"},  # only the id: the catalog's figures
+            {"id": "gone", "disabled": True},
+        )
+    )
+    v3 = upstream.get(f"{GW}/v3/config")
+    models, endpoint = fetch_live_models(KEY, f"{GW}/v2")
+    assert endpoint == ENTERPRISE_MODELS_PATH and route.call_count == 1 and not v3.called
+    assert route.calls[0].request.headers["x-api-key"] == KEY
+    first, known = models
+    assert (first.id, first.max_input_tokens, first.max_output_tokens) == (mid, 1_050_000, 128_000)
+    assert (first.supports_tools, first.supports_reasoning, first.supports_vision) == (False, True, False)
+    assert (known.max_input_tokens, known.max_output_tokens) == (
+        CONTEXT_WINDOWS["gpt-5.5"],
+        MAX_OUTPUT_TOKENS["gpt-5.5"],
+    )
+    assert [m.id for m in models] == [mid, "gpt-5.5"]  # the disabled one is dropped
+    litellm.register_model(model_cost_entries(models))
+    info = litellm.get_model_info(f"codebuddy/{mid}")
+    assert info["max_input_tokens"] == 1_050_000 and info["max_output_tokens"] == 128_000
+    assert info["supports_function_calling"] is False and info["supports_reasoning"] is True
+    assert not litellm.supports_function_calling(f"codebuddy/{mid}")
+    assert litellm.supports_reasoning(f"codebuddy/{mid}")
+
+
+def test_enterprise_agents_shape(upstream: respx.MockRouter) -> None:
+    body = {
+        "code": 0,
+        "data": {
+            "agents": [
+                {"name": "ide", "models": [{"id": "ide-only"}]},
+                {"name": "cli", "models": [{"id": "cli-one", "supportsToolCall": True}, {"id": "x", "disabled": True}]},
+            ]
+        },
+    }
+    upstream.get(ENTERPRISE).mock(return_value=httpx.Response(200, json=body))
+    models, _ = fetch_live_models(KEY, f"{GW}/v2")
+    assert [(m.id, m.supports_tools) for m in models] == [("cli-one", True)]
+
+
+@pytest.mark.usefixtures("no_pause")
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.Response(500), httpx.Response(502), httpx.Response(429), httpx.ConnectError("reset")],
+    ids=["500", "502", "429", "connect"],
+)
+def test_enterprise_endpoint_is_retried(upstream: respx.MockRouter, failure: object) -> None:
+    ok = enterprise_rows({"id": "glm-5.2", "maxInputTokens": 200_000})
+    route = upstream.get(ENTERPRISE).mock(side_effect=[failure, failure, ok])
+    found = discover(KEY, f"{GW}/v2")
+    assert found.source == "live" and found.endpoint == ENTERPRISE_MODELS_PATH
+    assert route.call_count == 3 and [m.id for m in found.models] == ["glm-5.2"]
+
+
+@pytest.mark.usefixtures("no_pause")
+def test_enterprise_endpoint_gives_up_after_three_tries(upstream: respx.MockRouter) -> None:
+    route = upstream.get(ENTERPRISE).mock(return_value=httpx.Response(500))
+    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(200, json={"code": 0, "data": {"models": ["a"]}}))
+    found = discover(KEY, f"{GW}/v2")
+    assert route.call_count == 3 and found.endpoint == "/v3/config"
+
+
+@pytest.mark.usefixtures("no_pause")
+@pytest.mark.parametrize("status", [401, 404])
+def test_permanent_failures_are_not_retried(upstream: respx.MockRouter, status: int) -> None:
+    route = upstream.get(ENTERPRISE).mock(return_value=httpx.Response(status))
+    v3 = upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(500))
+    upstream.get(f"{GW}/console/enterprises/personal/models").mock(return_value=httpx.Response(500))
+    found = discover(KEY, f"{GW}/v2")
+    assert route.call_count == 1 and v3.call_count == 1  # only the flaky endpoint is retried, and only when transient
+    assert found.source == "catalog" and found.note is not None and f"HTTP {status}" in found.note
+
+
+def test_budget_bounds_the_whole_discovery(upstream: respx.MockRouter) -> None:
+    route = upstream.get(ENTERPRISE).mock(return_value=enterprise_rows({"id": "never"}))
+    found = discover(KEY, f"{GW}/v2", budget=0.01)
+    assert found.source == "catalog" and not route.called
+    assert found.note is not None and "ran out" in found.note
+
+
+def test_model_list_is_a_proxy_model_list() -> None:
+    entries = model_list([LiveModel("kimi-k3", 256_000, 32_000, False, True, None), *catalog_models()[:1]])
+    first, catalog = entries
+    assert first == {
+        "model_name": "codebuddy/kimi-k3",
+        "litellm_params": {"model": "codebuddy/kimi-k3", "api_key": "os.environ/CODEBUDDY_API_KEY"},
+        "model_info": {
+            "max_input_tokens": 256_000,
+            "max_output_tokens": 32_000,
+            "supports_vision": False,
+            "supports_function_calling": True,
+        },
+    }
+    assert catalog["model_info"]["supports_reasoning"] is True  # the catalog's own models keep its capabilities

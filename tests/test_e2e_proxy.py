@@ -34,6 +34,7 @@ from e2e_support import (
 )
 
 from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.fake.tokens import count_tokens
 from litellm_codebuddy.local.launch import start_fake, stop
 
 pytestmark = pytest.mark.e2e
@@ -202,7 +203,7 @@ def test_answer(client: openai.OpenAI, fake: FakeCodeBuddy, stream: bool) -> Non
     body = request_with(fake, word).body
     assert body["stream"] is True  # the gateway only streams, also for a plain answer
     if not stream:  # the fake's default usage is {total_tokens, credit}; the total is the gateway's number
-        completion = len(f"Echo: {prompt}".split())
+        completion = count_tokens(f"Echo: {prompt}")
         assert answer.usage.total_tokens == fake_prompt_tokens(body) + completion
         assert answer.usage.prompt_tokens + answer.usage.completion_tokens == answer.usage.total_tokens
 
@@ -219,7 +220,7 @@ def test_stream_usage_with_include_usage(client: openai.OpenAI, fake: FakeCodeBu
     assert answer.content == text
     assert answer.chunks is not None and answer.chunks[-1].usage is not None, "usage must come on the last chunk"
     prompt = fake_prompt_tokens(request_with(fake, word).body)
-    completion = len(text.split())  # one content event per word
+    completion = count_tokens(text)
     usage = answer.usage
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
         prompt,
@@ -374,7 +375,7 @@ def test_reasoning_effort(client: openai.OpenAI, fake: FakeCodeBuddy, stream: bo
     assert answer.reasoning == f"Thinking about: {word} think hard"
     assert answer.content == f"Echo: {word} think hard"
     details = answer.usage.completion_tokens_details
-    assert details is not None and details.reasoning_tokens == len(answer.reasoning.split())
+    assert details is not None and details.reasoning_tokens == count_tokens(answer.reasoning)
 
 
 # ------------------------------------------------------------------------------------------------ errors

@@ -47,7 +47,7 @@ from e2e_support import (
 )
 
 from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.launch import free_port, stop
+from litellm_codebuddy.local.launch import free_port, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("replicas")]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 import threading
@@ -35,7 +36,7 @@ from conftest import (
 
 from litellm_codebuddy import codebuddy_llm
 from litellm_codebuddy.endpoint import redact
-from litellm_codebuddy.provider.errors import error_from_body, error_from_response, status_error
+from litellm_codebuddy.provider.errors import error_from_body, error_from_response, status_error, upstream_of
 
 # code -> (expected class, words the message must contain)
 CODES: dict[int, tuple[type[Exception], str]] = {
@@ -48,7 +49,13 @@ CODES: dict[int, tuple[type[Exception], str]] = {
     11140: (litellm.PermissionDeniedError, "risk control"),
     6004: (litellm.RateLimitError, "frequency limit"),
     14018: (litellm.RateLimitError, "out of credits"),
+    14017: (litellm.PermissionDeniedError, "trial has not been activated"),
+    11212: (litellm.PermissionDeniedError, "license or trial has expired"),
+    11216: (litellm.PermissionDeniedError, "license or trial has expired"),
+    11141: (litellm.NotFoundError, "deprecated"),
 }
+# the account has no usable plan: 403 whatever status carries them, and the advice says retrying will not help
+PLAN_CODES = (14017, 11212, 11216)
 NESTED_14018 = {
     "error": {
         "code": -32603,
@@ -79,8 +86,6 @@ def test_code_mapping_unit(code: int, status: int) -> None:
 
 
 def json_bytes(body: Any) -> bytes:
-    import json
-
     return json.dumps(body).encode()
 
 
@@ -168,6 +173,57 @@ def test_code_mapping(mode: str, upstream: respx.MockRouter, code: int, status: 
     text = str(exc)
     assert str(code) in text and f"upstream says {code}" in text and f"req-{code}" in text
     assert words in text.lower()
+
+
+@pytest.mark.parametrize("status", [200, 429])
+@pytest.mark.parametrize("code", [*PLAN_CODES, 11141])
+def test_plan_and_deprecation_codes(mode: str, upstream: respx.MockRouter, code: int, status: int) -> None:
+    """Under HTTP 200 and 429 alike: a 429 status must not turn them into a (retryable) rate limit."""
+    expected, words = CODES[code]
+    upstream.post(URL).mock(return_value=json_error(body_for(code), status))
+    exc = raised(mode, expected)
+    assert not isinstance(exc, litellm.RateLimitError)
+    assert exc.status_code == (404 if code == 11141 else 403)  # type: ignore[attr-defined]
+    assert words in str(exc).lower()
+    upstream_info = upstream_of(exc)
+    assert upstream_info is not None and upstream_info.code == code and upstream_info.http_status == status
+    assert upstream_info.known is not None and upstream_info.known.hint
+    if code in PLAN_CODES:
+        assert "retrying will not help" in upstream_info.known.hint
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-event", "after-content"])
+@pytest.mark.parametrize("code", [*PLAN_CODES, 11141])
+def test_plan_and_deprecation_codes_inside_a_stream(
+    mode: str, upstream: respx.MockRouter, code: int, first: bool
+) -> None:
+    events = [body_for(code)] if first else [event("partial "), body_for(code)]
+    upstream.post(URL).mock(return_value=httpx.Response(200, headers=SSE_HEADERS, content=sse(*events)))
+    exc = raised(mode, CODES[code][0])
+    assert str(code) in str(exc)
+
+
+def test_router_falls_back_from_a_deprecated_model(upstream: respx.MockRouter) -> None:
+    """11141 is a 404: a Router with fallbacks moves on to the next model instead of failing the call."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        model = json.loads(request.content)["model"]
+        return json_error(body_for(11141)) if model == "gpt-5.4" else ok_response("from the fallback")
+
+    route = upstream.post(URL).mock(side_effect=answer)
+    router = litellm.Router(
+        model_list=[
+            {"model_name": "old", "litellm_params": {"model": "codebuddy/gpt-5.4", "api_key": KEY}},
+            {"model_name": "new", "litellm_params": {"model": "codebuddy/gpt-5.5", "api_key": KEY}},
+        ],
+        fallbacks=[{"old": ["new"]}],
+        num_retries=0,
+    )
+    resp = router.completion(model="old", messages=USER)
+    assert resp.choices[0].message.content == "from the fallback"
+    assert [json.loads(c.request.content)["model"] for c in route.calls] == ["gpt-5.4", "gpt-5.5"]
+    with pytest.raises(litellm.NotFoundError):  # without the fallback the caller sees the 404
+        litellm.Router(model_list=router.model_list[:1], num_retries=0).completion(model="old", messages=USER)
 
 
 @pytest.mark.parametrize("status", [200, 403])

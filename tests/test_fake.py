@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import pytest
 
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.fake import KNOWN_MODELS, FakeCodeBuddy, parse_fault
+from litellm_codebuddy.fake.tokens import count_tokens, prompt_tokens
 from litellm_codebuddy.local.launch import fake_command, stop
 
 KEY = "ck_test.secret"
@@ -112,8 +114,8 @@ def test_happy_path_shape_and_oddities(client: httpx.Client) -> None:
         assert choice["delta"]["tool_calls"] == []
     assert finish["choices"] == [{"delta": {"content": ""}, "finish_reason": "stop"}]
     assert set(finish["usage"]) == {"total_tokens", "credit"}
-    # prompt: 4 + 4 words + 2*4 = 16 ; completion: 4 content events
-    assert finish["usage"]["total_tokens"] == 16 + len(body_chunks)
+    prompt = prompt_tokens(make_body("hello   big world")["messages"])
+    assert finish["usage"]["total_tokens"] == prompt + count_tokens("Echo: hello   big world")
 
 
 def test_usage_full_thinking_and_reasoning(client: httpx.Client) -> None:
@@ -125,10 +127,11 @@ def test_usage_full_thinking_and_reasoning(client: httpx.Client) -> None:
     first_content = next(i for i, c in enumerate(chunks) if c["choices"][0]["delta"].get("content"))
     assert all("reasoning_content" in c["choices"][0]["delta"] for c in chunks[:first_content])
     usage = chunks[-1]["usage"]
-    assert usage["completion_tokens_details"]["reasoning_tokens"] == 4
-    assert usage["completion_thinking_tokens"] == 4
+    thinking = count_tokens("Thinking about: think hard")
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == thinking
+    assert usage["completion_thinking_tokens"] == thinking
     assert usage["prompt_tokens_details"]["cached_tokens"] == 3
-    assert usage["completion_tokens"] == 7
+    assert usage["completion_tokens"] == thinking + count_tokens("Echo: think hard")
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
@@ -566,3 +569,203 @@ def test_fake_package_imports_only_the_standard_library_and_itself() -> None:
 
 def test_known_models_are_the_provider_catalog() -> None:
     assert set(CONTEXT_WINDOWS) == KNOWN_MODELS
+
+
+# ------------------------------------------------------------------------------------- HTTP chunks and usage
+
+
+def http_chunks(fake: FakeCodeBuddy, body: dict[str, Any]) -> list[bytes]:
+    """The chunks of the chunked response body, as the fake framed them (the terminating chunk left out)."""
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST /v2/chat/completions HTTP/1.1\r\nHost: fake\r\nAuthorization: Bearer {KEY}\r\nX-API-Key: {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    raw = b""
+    with socket.create_connection(("127.0.0.1", fake.port), timeout=10) as sock:
+        sock.sendall(head.encode() + payload)
+        while data := sock.recv(65536):
+            raw += data
+    response_head, _, rest = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in response_head
+    chunks: list[bytes] = []
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            return chunks
+        chunks.append(rest[:size])
+        assert rest[size : size + 2] == b"\r\n"
+        rest = rest[size + 2 :]
+
+
+def test_one_http_chunk_per_sse_event(fake: FakeCodeBuddy) -> None:
+    for text in ("one two three four", "a b FAKE:comments FAKE:crlf", "FAKE:events=200", "weather? FAKE:usage=full"):
+        chunks = http_chunks(fake, make_body(text, tools=TOOLS if "weather" in text else None))
+        events = parse_sse(b"".join(chunks))
+        assert events[-1] == "[DONE]" and len(events) > 4
+        assert [len(parse_sse(c)) for c in chunks] == [1] * len(events), text
+    garbage = http_chunks(fake, make_body("a b FAKE:garbage"))
+    assert garbage[1] == b"data: {not json\n\ndata: \xff\xfe\n\n"  # the garbage is a chunk of its own
+
+
+def test_burst_writes_many_events_per_http_chunk(fake: FakeCodeBuddy) -> None:
+    chunks = http_chunks(fake, make_body("one two three four FAKE:burst"))
+    assert len(chunks) == 1 and len(parse_sse(chunks[0])) == 7  # "Echo:", 4 words, the finish chunk, [DONE]
+    chunks = http_chunks(fake, make_body("FAKE:events=5000 FAKE:burst"))
+    assert 1 < len(chunks) < 5000 / 50  # flushed every 64 KB
+    assert len(parse_sse(b"".join(chunks))) == 5002
+    paced = http_chunks(fake, make_body("FAKE:events=5 FAKE:pace=0.001 FAKE:burst"))
+    assert len(paced) >= 5  # paced events go out one by one in burst mode too
+
+
+CORPUS = [
+    "You are a helpful assistant.",
+    "Hello there! How are you today? I'd like a short poem about the sea, please.",
+    "internationalization, anti-disestablishmentarianism and other long words",
+    "def handler(request):\n    return {'status': 200, 'body': request.json()}\n",
+    '{"city": "Berlin", "days": 3, "unit": "c", "ids": [12345, 678, 9]}',
+    "AAAAQSkZJRgABAQEASABIAAD/2wBDAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsKCwsNDhIQDQ4RDg0LCxAWEBETFBUVFQwP",
+    "超出频率限制，将于 2025-01-01 12:00:00 (UTC+8) 重置",
+    "Der Äpfel über Straße; Привет, как дела?",
+    "x" * 5000,
+    "w0 w1 w2 w3 w4 w5 ",
+    "   lots   of\n\n\n   space\t\there   ",
+]
+
+
+def test_token_estimate_is_at_or_a_little_above_tiktoken() -> None:
+    from litellm.litellm_core_utils.default_encoding import encoding  # cl100k_base, shipped with LiteLLM
+
+    texts = CORPUS + [p.read_text() for p in sorted((REPO_ROOT / "litellm_codebuddy").rglob("*.py"))]
+    texts.append((REPO_ROOT / "README.md").read_text())
+    for text in texts:
+        real, estimate = len(encoding.encode(text)), count_tokens(text)
+        assert real <= estimate <= 2 * real + 2, (text[:60], real, estimate)
+
+
+def test_plain_answer_through_the_provider_has_believable_usage() -> None:
+    import litellm
+    from litellm.litellm_core_utils.default_encoding import encoding
+
+    question = "Hello there! Could you tell me, in a few words, what a fake server is for?"
+    messages = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": question}]
+    with FakeCodeBuddy() as fake:
+        for stream in (False, True):
+            kw: dict[str, Any] = {"stream_options": {"include_usage": True}} if stream else {}
+            resp = litellm.completion(
+                model="codebuddy/gpt-5.5",
+                messages=messages,
+                api_base=fake.base_url,
+                api_key="ck_x.y",
+                stream=stream,
+                **kw,
+            )
+            if stream:
+                resp = litellm.stream_chunk_builder(list(resp), messages=messages)
+            answer_tokens = len(encoding.encode(f"Echo: {question}"))
+            usage = resp.usage
+            assert resp.choices[0].message.content == f"Echo: {question}"
+            assert usage.prompt_tokens == litellm.token_counter(messages=messages)
+            assert answer_tokens <= usage.completion_tokens <= 1.5 * answer_tokens + 5, (usage, answer_tokens)
+            assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+# ------------------------------------------------------------------------------------- account: models, credits
+
+EXTRA_IDS = ["hy3", "glm-5.2", "kimi-k2.6", "minimax-m2", "deepseek-v4.1-flash"]
+ROW_KEYS = {
+    "id",
+    "name",
+    "maxInputTokens",
+    "maxOutputTokens",
+    "supportsToolCall",
+    "supportsReasoning",
+    "supportsImages",
+}
+
+
+def test_personal_models_endpoint(fake: FakeCodeBuddy) -> None:
+    url = fake.url + "/v2/enterprises/personal/models"
+    assert httpx.get(url).status_code == 401
+    r = httpx.get(url, headers=HEADERS)
+    assert r.status_code == 200 and r.json()["code"] == 0
+    rows = {row["id"]: row for row in r.json()["data"]}
+    assert set(CONTEXT_WINDOWS) | set(EXTRA_IDS) <= set(rows)
+    assert all(set(row) == ROW_KEYS for row in rows.values())
+    assert {m: rows[m]["maxInputTokens"] for m in CONTEXT_WINDOWS} == CONTEXT_WINDOWS
+    assert all(0 < row["maxOutputTokens"] <= row["maxInputTokens"] for row in rows.values())
+    assert httpx.post(url, headers=HEADERS).status_code == 405
+    fake.models_live = ["only-this"]
+    assert httpx.get(url, headers=HEADERS).json()["data"] == [{"id": "only-this", "name": "only-this"}]
+
+
+def test_chat_accepts_every_listed_model(client: httpx.Client) -> None:
+    for model in EXTRA_IDS:
+        chunks = chunks_of(post(client, make_body("hi", model=model)).content)
+        assert content_of(chunks) == "Echo: hi" and chunks[0]["model"] == model
+
+
+def test_personal_models_fail_the_first_n_calls(fake: FakeCodeBuddy) -> None:
+    url = fake.url + "/v2/enterprises/personal/models"
+    fake.personal_models_fail = 2
+    assert httpx.get(url).status_code == 401  # a refused key uses up no failure
+    assert [httpx.get(url, headers=HEADERS).status_code for _ in range(3)] == [500, 500, 200]
+    assert fake.personal_models_fail == 0
+    assert httpx.get(fake.url + "/v3/config", headers=HEADERS).status_code == 200
+
+
+def test_credits_endpoint(fake: FakeCodeBuddy) -> None:
+    url = fake.url + "/v2/billing/meter/get-user-resource"
+    query = {"ProductCode": "p_tcaca", "Status": [0, 3]}
+    assert httpx.post(url, json=query).status_code == 401
+    fake.credits_remaining = 12.5
+    r = httpx.post(url, json=query, headers=HEADERS)
+    assert r.status_code == 200 and r.json()["code"] == 0
+    response = r.json()["data"]["Response"]
+    assert response["RequestId"]
+    [row] = response["Data"]["Accounts"]
+    assert row["CapacityRemain"] == 12.5 and row["CapacitySize"] == 300.0 and row["Status"] == 0
+    assert row["CapacityUsed"] == 287.5 and row["PackageName"] and row["CycleEndTime"] > row["CycleStartTime"]
+    empty = httpx.post(url, json={}, headers=HEADERS).json()  # reported: an empty filter finds no packages
+    assert empty["code"] == 0 and empty["data"]["Response"]["Data"]["Accounts"] == []
+    other_status = {**query, "Status": [3]}
+    assert httpx.post(url, json=other_status, headers=HEADERS).json()["data"]["Response"]["Data"]["Accounts"] == []
+    assert httpx.post(url, content=b"[1]", headers=HEADERS).status_code == 400
+    assert httpx.get(url, headers=HEADERS).status_code == 405
+    fake.credits_fail = True
+    assert httpx.post(url, json=query, headers=HEADERS).status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (14017, "trial not activated"),
+        (11212, "license has expired"),
+        (11216, "trial has expired"),
+        (11141, "deprecated"),
+    ],
+)
+def test_account_codes(client: httpx.Client, code: int, words: str) -> None:
+    r = post(client, make_body(f"hi FAKE:code={code}"))
+    assert r.status_code == 200 and r.json()["code"] == code and words in r.json()["msg"]
+    assert set(r.json()["displayMsg"]) == {"en", "zh"} and r.json()["displayMsg"]["zh"]
+    r = post(client, make_body(f"hi FAKE:code={code} FAKE:status=429"))
+    assert r.status_code == 429 and r.json()["code"] == code
+
+
+@pytest.mark.parametrize("mode", ["basic", "full", "thinking", "none"])
+def test_credit_on_every_final_chunk(client: httpx.Client, mode: str) -> None:
+    bodies = [
+        make_body(f"hello FAKE:usage={mode}"),
+        make_body(f"weather? FAKE:usage={mode}", tools=TOOLS),
+        make_body(f"hmm FAKE:usage={mode}", reasoning_effort="low"),
+        make_body(f"FAKE:events=3 FAKE:usage={mode}"),
+    ]
+    for body in bodies:
+        final = chunks_of(post(client, body).content)[-1]
+        assert final["choices"][0]["finish_reason"] in ("stop", "tool_calls")
+        if mode == "none":
+            assert "usage" not in final
+        else:
+            assert final["usage"]["credit"] > 0 and final["usage"]["total_tokens"] > 0

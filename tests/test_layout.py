@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import pytest
@@ -106,13 +105,3 @@ def test_the_provider_never_imports_the_command_line_or_the_local_setup() -> Non
     for path in (PACKAGE / "provider").rglob("*.py"):
         wrong = {m for m in _imports(path) if m.split(".")[:2] in ([NAME, "cli"], [NAME, "local"], [NAME, "fake"])}
         assert not wrong, f"{path.name} imports {sorted(wrong)}"
-
-
-def test_the_fake_imports_only_the_standard_library_and_itself() -> None:
-    for path in (PACKAGE / "fake").rglob("*.py"):
-        outside = {
-            m
-            for m in _imports(path)
-            if not m.startswith(f"{NAME}.fake") and m.split(".")[0] not in sys.stdlib_module_names | {"__future__"}
-        }
-        assert not outside, f"fake/{path.name} imports {sorted(outside)}"

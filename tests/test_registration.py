@@ -16,7 +16,7 @@ from conftest import call
 
 import litellm_codebuddy
 from litellm_codebuddy import CodeBuddyLLM, codebuddy_llm
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS
 
 MODELS = sorted(CONTEXT_WINDOWS)
 
@@ -61,8 +61,13 @@ def test_model_info(model_id: str) -> None:
     assert info["litellm_provider"] == "codebuddy"
     assert info["mode"] == "chat"
     assert info["max_input_tokens"] == CONTEXT_WINDOWS[model_id]
+    assert info["max_output_tokens"] == info["max_tokens"] == MAX_OUTPUT_TOKENS[model_id]
     assert info["input_cost_per_token"] == 0.0
     assert info["output_cost_per_token"] == 0.0
+
+
+def test_every_catalog_model_has_both_limits() -> None:
+    assert set(CONTEXT_WINDOWS) == set(MAX_OUTPUT_TOKENS)
 
 
 @pytest.mark.parametrize("model_id", MODELS)

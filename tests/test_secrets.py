@@ -353,7 +353,7 @@ PROXY_CASES: list[tuple[str, int]] = [
     ("hi ECHO_STREAM", 429),
     ("hi ECHO_HTML", 503),
     ("hi FAKE:code=11140", 403),
-    ("hi FAKE:midstream=6004", 429),
+    ("hi FAKE:midstream=6004 FAKE:burst", 429),  # burst: the error arrives with the first events
     ("hi FAKE:http=401", 401),
     ("hi DROP", 500),  # the upstream closes without an answer: APIConnectionError
     ("hi FAKE:slow=3", 408),  # with "timeout": 0.5 in the request

@@ -1,10 +1,17 @@
 """The account's own model list, and its registration with LiteLLM.
 
-Two endpoints are reported by other clients (not documented by CodeBuddy): ``GET {root}/v3/config`` ->
-``data.models[].id``, and ``GET {root}/console/enterprises/personal/models`` -> entries with ``maxInputTokens``,
-``maxOutputTokens`` and ``supportsImages``; ``{root}`` is the API base without its ``/v2``. The first is tried
-first, the second when it fails. Context windows come from the live answer when it has them, else from the
-catalog (:mod:`litellm_codebuddy.catalog`), else they are unknown.
+Three endpoints are reported by other clients (none documented by CodeBuddy), tried in this order; ``{root}`` is
+the API base without its ``/v2``:
+
+1. ``GET {root}/v2/enterprises/personal/models`` (the international site): rows with ``maxInputTokens``,
+   ``maxOutputTokens``, ``supportsToolCall``, ``supportsReasoning``, ``supportsImages``. Reported to fail now and
+   then, so a transient failure (no connection, timeout, HTTP 5xx or 429) is retried twice after a short pause.
+2. ``GET {root}/v3/config`` -> ``data.models[].id``.
+3. ``GET {root}/console/enterprises/personal/models`` -> rows like the first (the international site answers 500).
+
+Limits and flags come from the live answer when it has them, else from the catalog
+(:mod:`litellm_codebuddy.catalog`) for its own models, else they are unknown. ``budget`` bounds the whole
+discovery in seconds (every request and pause included), for callers that must not wait long (proxy start-up).
 
 When discovery fails (no key, network, refusal, an answer of an unexpected shape), the static catalog is used and
 the reason is given: :func:`discover` returns it in ``note``; :func:`register_live_models` logs a warning.
@@ -13,18 +20,20 @@ the reason is given: :func:`discover` returns it in ``note``; :func:`register_li
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import litellm
 
-from ..catalog import CONTEXT_WINDOWS, catalog_supports_vision, model_info, register_catalog
-from ..endpoint import PROVIDER, api_root, auth_headers, redact
+from ..catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS, catalog_supports_vision, model_info, register_catalog
+from ..endpoint import KEY_ENV, PROVIDER, api_root, auth_headers, redact
 from .credentials import resolve_key
 
 __all__ = [
     "CONFIG_PATH",
+    "ENTERPRISE_MODELS_PATH",
     "PERSONAL_MODELS_PATH",
     "Discovery",
     "DiscoveryError",
@@ -33,18 +42,28 @@ __all__ = [
     "discover",
     "fetch_live_models",
     "model_cost_entries",
+    "model_list",
     "register_live_models",
 ]
 
 logger = logging.getLogger(__name__)
 
+ENTERPRISE_MODELS_PATH = "/v2/enterprises/personal/models"
 CONFIG_PATH = "/v3/config"
 PERSONAL_MODELS_PATH = "/console/enterprises/personal/models"
+ENDPOINTS = (ENTERPRISE_MODELS_PATH, CONFIG_PATH, PERSONAL_MODELS_PATH)
 TIMEOUT = 15.0
+#: pauses before the second and third try of an endpoint that failed transiently (the first endpoint only)
+RETRY_DELAYS: tuple[float, ...] = (0.3, 0.8)
+_RETRIED = frozenset({ENTERPRISE_MODELS_PATH})
 
 
 class DiscoveryError(Exception):
-    """The live list could not be had; the message says why (never holds the key)."""
+    """The live list could not be had; the message says why (never holds the key). ``transient``: worth a retry."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,8 @@ class LiveModel:
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
     supports_vision: bool | None = None
+    supports_tools: bool | None = None
+    supports_reasoning: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +81,20 @@ class LiveModel:
             "max_input_tokens": self.max_input_tokens,
             "max_output_tokens": self.max_output_tokens,
             "supports_vision": self.supports_vision,
+            "supports_tools": self.supports_tools,
+            "supports_reasoning": self.supports_reasoning,
         }
+
+    def info(self) -> dict[str, Any]:
+        """LiteLLM's ``model_info`` for this model (catalog facts for catalog models, live facts winning)."""
+        return model_info(
+            self.id,
+            self.max_input_tokens,
+            self.max_output_tokens,
+            self.supports_vision,
+            supports_tools=self.supports_tools,
+            supports_reasoning=self.supports_reasoning,
+        )
 
 
 @dataclass(frozen=True)
@@ -75,7 +109,10 @@ class Discovery:
 
 
 def catalog_models() -> list[LiveModel]:
-    return [LiveModel(mid, window, None, catalog_supports_vision(mid)) for mid, window in CONTEXT_WINDOWS.items()]
+    return [
+        LiveModel(mid, window, MAX_OUTPUT_TOKENS.get(mid), catalog_supports_vision(mid))
+        for mid, window in CONTEXT_WINDOWS.items()
+    ]
 
 
 def root_url(api_base: str | None = None) -> str:
@@ -93,21 +130,48 @@ def _int(value: Any) -> int | None:
     return number if number > 0 else None
 
 
+def _flag(item: dict[str, Any], *names: str) -> bool | None:
+    value = next((item[n] for n in names if n in item), None)
+    return value if isinstance(value, bool) else None
+
+
 def _entry(item: Any) -> LiveModel | None:
     if isinstance(item, str):
         item = {"id": item}
-    if not isinstance(item, dict):
+    if not isinstance(item, dict) or item.get("disabled") is True:
         return None
     mid = item.get("id") or item.get("modelId") or item.get("model") or item.get("name")
     if not isinstance(mid, str) or not mid.strip():
         return None
     window = _int(item.get("maxInputTokens") or item.get("contextWindow") or item.get("max_input_tokens"))
     out = _int(item.get("maxOutputTokens") or item.get("max_output_tokens"))
-    vision = item.get("supportsImages", item.get("supports_vision"))
+    vision = _flag(item, "supportsImages", "supports_vision")
     mid = mid.strip()
-    if not isinstance(vision, bool):  # unknown: the catalog's answer for its own models
+    if vision is None:  # unknown: the catalog's answer for its own models
         vision = catalog_supports_vision(mid)
-    return LiveModel(mid, window or CONTEXT_WINDOWS.get(mid), out, vision)
+    return LiveModel(
+        mid,
+        window or CONTEXT_WINDOWS.get(mid),
+        out or MAX_OUTPUT_TOKENS.get(mid),
+        vision,
+        _flag(item, "supportsToolCall", "supportsTools", "supports_tools"),
+        _flag(item, "supportsReasoning", "supports_reasoning"),
+    )
+
+
+def _model_items(data: Any) -> Any:
+    """The list of model rows in ``data``: itself, ``data.models`` (or list/items/records), or the models of
+    ``data.agents[]`` (the ``cli`` agent's when there is one, as orangeboyChen/codebuddy2api reads it)."""
+    if not isinstance(data, dict):
+        return data
+    agents = data.get("agents")
+    if isinstance(agents, list) and agents:
+        dicts = [a for a in agents if isinstance(a, dict)]
+        chosen = [a for a in dicts if a.get("name") == "cli"] or dicts
+        rows = [row for a in chosen if isinstance(a.get("models"), list) for row in a["models"]]
+        if rows:
+            return rows
+    return next((data[k] for k in ("models", "list", "items", "records") if isinstance(data.get(k), list)), None)
 
 
 def _entries(body: Any, endpoint: str) -> list[LiveModel]:
@@ -117,10 +181,7 @@ def _entries(body: Any, endpoint: str) -> list[LiveModel]:
     if code not in (None, 0, "0"):
         msg = str(body.get("msg") or body.get("message") or "")[:200]
         raise DiscoveryError(f"{endpoint}: CodeBuddy answered code {code}" + (f": {msg}" if msg else ""))
-    data = body.get("data")
-    items: Any = data
-    if isinstance(data, dict):
-        items = next((data[k] for k in ("models", "list", "items", "records") if isinstance(data.get(k), list)), None)
+    items = _model_items(body.get("data"))
     if not isinstance(items, list):
         raise DiscoveryError(f"{endpoint}: the answer has no model list")
     seen: dict[str, LiveModel] = {}
@@ -138,17 +199,47 @@ def _get(http: httpx.Client, url: str, key: str, endpoint: str, timeout: float) 
     try:
         resp = http.get(url, headers=headers, timeout=timeout)
     except httpx.TimeoutException:
-        raise DiscoveryError(f"{endpoint}: no answer within {timeout:g} s") from None
+        raise DiscoveryError(f"{endpoint}: no answer within {timeout:.3g} s", transient=True) from None
     except httpx.HTTPError as exc:
-        raise DiscoveryError(redact(f"{endpoint}: could not connect ({type(exc).__name__}: {exc})", key)) from None
+        message = redact(f"{endpoint}: could not connect ({type(exc).__name__}: {exc})", key)
+        raise DiscoveryError(message, transient=True) from None
     if resp.status_code in (401, 403):
         raise DiscoveryError(f"{endpoint}: the key was refused (HTTP {resp.status_code})")
     if resp.status_code != 200:
-        raise DiscoveryError(f"{endpoint}: HTTP {resp.status_code}")
+        status = resp.status_code
+        raise DiscoveryError(f"{endpoint}: HTTP {status}", transient=status >= 500 or status == 429)
     try:
         return resp.json()
     except ValueError:
         raise DiscoveryError(f"{endpoint}: the answer is not JSON") from None
+
+
+class _Clock:
+    """The time left of a discovery's budget (None: no budget, every request gets ``timeout``)."""
+
+    def __init__(self, timeout: float, budget: float | None) -> None:
+        self.timeout = timeout
+        self.deadline = None if budget is None else time.monotonic() + budget
+
+    def left(self) -> float:
+        return self.timeout if self.deadline is None else min(self.timeout, self.deadline - time.monotonic())
+
+
+def _try(http: httpx.Client, root: str, key: str, endpoint: str, clock: _Clock) -> list[LiveModel]:
+    """One endpoint, retried after a pause while it fails transiently (the flaky one only) and time is left."""
+    delays = RETRY_DELAYS if endpoint in _RETRIED else ()
+    for attempt in range(len(delays) + 1):
+        left = clock.left()
+        if left <= 0.05:
+            raise DiscoveryError(f"{endpoint}: not tried, the time for discovery ran out")
+        try:
+            return _entries(_get(http, root + endpoint, key, endpoint, left), endpoint)
+        except DiscoveryError as exc:
+            if not exc.transient or attempt == len(delays) or clock.left() <= delays[attempt]:
+                raise
+            logger.debug("CodeBuddy model discovery: %s; trying again in %g s", exc, delays[attempt])
+            time.sleep(delays[attempt])
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def fetch_live_models(
@@ -156,23 +247,26 @@ def fetch_live_models(
     api_base: str | None = None,
     *,
     timeout: float = TIMEOUT,
+    budget: float | None = None,
     client: httpx.Client | None = None,
 ) -> tuple[list[LiveModel], str]:
     """(the account's models, the endpoint that answered). Raises DiscoveryError with the reason.
 
     The key is ``api_key``, else ``CODEBUDDY_API_KEY``, else the stored login token (refreshed if needed).
+    ``timeout`` bounds each request, ``budget`` (seconds) the whole discovery.
     """
     try:
         key = resolve_key(api_key)
         root = root_url(api_base)
     except Exception as exc:  # no key, a malformed key, a bad api_base
         raise DiscoveryError(str(getattr(exc, "message", exc))) from None
+    clock = _Clock(timeout, budget)
     http = client or httpx.Client(follow_redirects=False, trust_env=True)
     reasons: list[str] = []
     try:
-        for endpoint in (CONFIG_PATH, PERSONAL_MODELS_PATH):
+        for endpoint in ENDPOINTS:
             try:
-                return _entries(_get(http, root + endpoint, key, endpoint, timeout), endpoint), endpoint
+                return _try(http, root, key, endpoint, clock), endpoint
             except DiscoveryError as exc:
                 logger.debug("CodeBuddy model discovery: %s", exc)
                 reasons.append(str(exc))
@@ -187,11 +281,12 @@ def discover(
     api_base: str | None = None,
     *,
     timeout: float = TIMEOUT,
+    budget: float | None = None,
     client: httpx.Client | None = None,
 ) -> Discovery:
     """The live list, or the catalog with the reason in ``note``. Never raises for a failed discovery."""
     try:
-        models, endpoint = fetch_live_models(api_key, api_base, timeout=timeout, client=client)
+        models, endpoint = fetch_live_models(api_key, api_base, timeout=timeout, budget=budget, client=client)
     except DiscoveryError as exc:
         return Discovery(catalog_models(), "catalog", None, str(exc))
     return Discovery(models, "live", endpoint)
@@ -199,19 +294,45 @@ def discover(
 
 def model_cost_entries(models: list[LiveModel]) -> dict[str, dict[str, Any]]:
     """``litellm.register_model`` entries: catalog models keep the catalog's capabilities, live facts win."""
-    return {
-        f"{PROVIDER}/{m.id}": model_info(m.id, m.max_input_tokens, m.max_output_tokens, m.supports_vision)
-        for m in models
-    }
+    return {f"{PROVIDER}/{m.id}": m.info() for m in models}
 
 
-def register_live_models(api_key: str | None = None, api_base: str | None = None) -> list[str]:
-    """Register the account's models with LiteLLM (provider codebuddy, chat mode, known windows); their ids.
+#: the ``model_info`` keys a ``model_list`` block repeats (what the account or the catalog says)
+_LISTED_INFO = (
+    "max_input_tokens",
+    "max_output_tokens",
+    "supports_vision",
+    "supports_function_calling",
+    "supports_reasoning",
+)
+
+
+def model_list(models: list[LiveModel]) -> list[dict[str, Any]]:
+    """A proxy ``model_list`` for these models: one deployment each, the key read from the environment."""
+    entries = []
+    for m in models:
+        info = m.info()
+        name = f"{PROVIDER}/{m.id}"
+        entries.append(
+            {
+                "model_name": name,
+                "litellm_params": {"model": name, "api_key": f"os.environ/{KEY_ENV}"},
+                "model_info": {k: info[k] for k in _LISTED_INFO if info.get(k) is not None},
+            }
+        )
+    return entries
+
+
+def register_live_models(
+    api_key: str | None = None, api_base: str | None = None, *, budget: float | None = None
+) -> list[str]:
+    """Register the account's models with LiteLLM (provider codebuddy, chat mode, known limits and flags); their
+    ids.
 
     When discovery fails the static catalog is registered instead, a warning says why, and the catalog's ids
     are returned. Blocking (network): in async code run it with ``asyncio.to_thread``.
     """
-    found = discover(api_key, api_base)
+    found = discover(api_key, api_base, budget=budget)
     if found.source != "live":
         logger.warning("CodeBuddy: live model discovery failed, using the built-in catalog: %s", found.note)
         register_catalog()

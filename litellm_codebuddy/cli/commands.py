@@ -1,4 +1,4 @@
-"""The ``litellm-codebuddy`` command: ``doctor``, ``chat``, ``models``, ``login``, ``logout``, ``status``.
+"""The ``litellm-codebuddy`` command: ``doctor``, ``chat``, ``models``, ``credits``, ``login``, ``logout``, ``status``.
 
 Every subcommand has ``--help``. Keys and tokens are never printed (at most ``ck_… (N characters)``). Answers go
 to stdout; notes, usage figures, errors and the progress indicator go to stderr (the indicator only when stderr
@@ -16,8 +16,9 @@ is a terminal). Exit codes, for scripts:
 130   interrupted (Ctrl-C)
 ====  =====================================================================================================
 
-``login`` / ``logout`` / ``status`` (the device-flow login) are EXPERIMENTAL: their endpoints come from other
-clients' reports, not from CodeBuddy's documentation. An API key (``CODEBUDDY_API_KEY``) is the supported way.
+``login`` / ``logout`` / ``status`` (the device-flow login) and ``credits`` are EXPERIMENTAL: their endpoints come
+from other clients' reports, not from CodeBuddy's documentation. An API key (``CODEBUDDY_API_KEY``) is the supported
+way to authenticate.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ import litellm
 from .._version import __version__
 from ..account import login as auth
 from ..account.credentials import Credentials, resolve_credentials
-from ..account.discovery import Discovery, LiveModel, catalog_models, discover
+from ..account.credits import CreditsError, fetch_credits
+from ..account.discovery import Discovery, LiveModel, catalog_models, discover, model_list
 from ..endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, BadBaseURL, api_root, key_is_well_formed
 from .explain import (
     EXIT_AUTH,
@@ -52,12 +54,16 @@ from .explain import (
     explain,
     message_of,
 )
-from .output import Output, Progress, duration, masked, tokens, when
+from .output import Output, Progress, amount, duration, masked, tokens, when, yaml_block
 
 __all__ = ["build_parser", "main"]
 
 DEFAULT_MODEL = "gpt-5.5"
 KEY_SHAPE = re.compile(r"^ck_[^.\s]+\.[^.\s]\S*$")
+CREDITS_NOTE = (
+    "note: credits are experimental: the billing endpoint comes from other clients' reports, not CodeBuddy's "
+    "documentation"
+)
 EXPERIMENTAL = (
     "note: login is experimental: its endpoints come from other clients' reports, not CodeBuddy's documentation. "
     f"An API key ({KEY_ENV}) is the supported way."
@@ -166,12 +172,25 @@ def cmd_doctor(args: argparse.Namespace, io: Output) -> int:
         code, words = explain(exc)
         io.out("Result: FAILED")
         io.err(words)
+        io.out(_credits_line(creds, args))
         return code
     usage = getattr(resp, "usage", None)
     total = getattr(usage, "total_tokens", None)
     io.out(f"Result: OK ({time.monotonic() - start:.2f} s" + (f", {total} tokens)" if total is not None else ")"))
+    io.out(_credits_line(creds, args))
     io.out("All good.")
     return EXIT_OK
+
+
+def _credits_line(creds: Credentials, args: argparse.Namespace) -> str:
+    """Doctor's credits line (experimental endpoint): what is left, or why it is unknown. Never fails doctor."""
+    try:
+        found = fetch_credits(creds.key, args.api_base, timeout=min(args.timeout, 15.0))
+    except CreditsError as exc:
+        return f"Credits: unknown ({exc}; experimental endpoint)"
+    if not found.packages:
+        return "Credits: no credit packages on this account (experimental endpoint)"
+    return f"Credits: {amount(found.remaining)} left in {len(found.packages)} package(s) (experimental endpoint)"
 
 
 def _litellm_version() -> str:
@@ -248,12 +267,28 @@ def cmd_chat(args: argparse.Namespace, io: Output) -> int:
     return EXIT_OK
 
 
-def _model_rows(models: Iterable[LiveModel]) -> list[tuple[str, str, str, str]]:
-    rows = []
-    for m in models:
-        vision = "?" if m.supports_vision is None else ("yes" if m.supports_vision else "no")
-        rows.append((f"{PROVIDER}/{m.id}", tokens(m.max_input_tokens), tokens(m.max_output_tokens), vision))
-    return rows
+def _yes_no(flag: bool | None) -> str:
+    return "?" if flag is None else ("yes" if flag else "no")
+
+
+def _model_rows(models: Iterable[LiveModel]) -> list[tuple[str, ...]]:
+    return [
+        (
+            f"{PROVIDER}/{m.id}",
+            tokens(m.max_input_tokens),
+            tokens(m.max_output_tokens),
+            _yes_no(m.supports_vision),
+            _yes_no(m.supports_tools),
+            _yes_no(m.supports_reasoning),
+        )
+        for m in models
+    ]
+
+
+def _table(rows: list[tuple[str, ...]], io: Output) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        io.out("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
 def cmd_models(args: argparse.Namespace, io: Output) -> int:
@@ -265,6 +300,11 @@ def cmd_models(args: argparse.Namespace, io: Output) -> int:
             io.err(f"note: live model discovery failed, showing the built-in catalog instead: {found.note}")
     else:
         found = Discovery(catalog_models(), "catalog")
+    if args.yaml:
+        source = f"your account ({found.endpoint})" if found.source == "live" else "the built-in catalog"
+        io.out(f"# CodeBuddy models from {source}: paste under your proxy config (or merge with its model_list)")
+        io.out(yaml_block("model_list", model_list(found.models)))
+        return EXIT_OK
     if args.json:
         io.out(
             json.dumps(
@@ -278,12 +318,39 @@ def cmd_models(args: argparse.Namespace, io: Output) -> int:
             )
         )
         return EXIT_OK
-    rows = [("MODEL", "CONTEXT", "MAX OUTPUT", "VISION"), *_model_rows(found.models)]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        io.out("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    _table([("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING"), *_model_rows(found.models)], io)
     source = f"live ({found.endpoint})" if found.source == "live" else "built-in catalog"
     io.err(f"{len(found.models)} models, source: {source}")
+    return EXIT_OK
+
+
+_CREDITS_EXIT = {"config": EXIT_NOT_CONFIGURED, "refused": EXIT_AUTH, "network": EXIT_NETWORK}
+
+
+def cmd_credits(args: argparse.Namespace, io: Output) -> int:
+    _api_base(args)
+    creds = _credentials(io)
+    io.err(CREDITS_NOTE)
+    try:
+        with Progress("asking CodeBuddy for your credits"):
+            found = fetch_credits(creds.key, args.api_base, timeout=args.timeout)
+    except CreditsError as exc:
+        io.err(f"error: could not read the credits: {exc}")
+        return _CREDITS_EXIT.get(exc.kind, EXIT_FAILURE)
+    if args.json:
+        packages = [
+            {"name": p.name, "remaining": p.remaining, "total": p.total, "used": p.used, "ends": p.ends}
+            for p in found.packages
+        ]
+        io.out(json.dumps({"remaining": found.remaining, "packages": packages}, indent=2))
+        return EXIT_OK
+    if not found.packages:
+        io.out("No credit packages on this account.")
+        return EXIT_OK
+    rows: list[tuple[str, ...]] = [("PACKAGE", "LEFT", "TOTAL", "USED", "ENDS")]
+    rows += [(p.name, amount(p.remaining), amount(p.total), amount(p.used), p.ends or "?") for p in found.packages]
+    _table(rows, io)
+    io.out(f"Credits left: {amount(found.remaining)}")
     return EXIT_OK
 
 
@@ -398,7 +465,7 @@ def _positive(value: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="litellm-codebuddy",
-        description="CodeBuddy for LiteLLM: check the setup, chat, list models, log in.",
+        description="CodeBuddy for LiteLLM: check the setup, chat, list models, show credits, log in.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -433,6 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("models", "list the models: the built-in catalog, or your account's with --live", cmd_models)
     base(p)
     p.add_argument("--live", action="store_true", help="ask CodeBuddy for your account's models")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print JSON")
+    shape.add_argument("--yaml", action="store_true", help="print a ready proxy model_list block (YAML)")
+    p.add_argument("--timeout", type=_positive, default=15.0, help="seconds to wait for CodeBuddy (default 15)")
+
+    p = add("credits", "show what is left of your account's credits (EXPERIMENTAL)", cmd_credits)
+    base(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--timeout", type=_positive, default=15.0, help="seconds to wait for CodeBuddy (default 15)")
 

@@ -4,10 +4,11 @@ formatting of keys, token counts, durations and times."""
 from __future__ import annotations
 
 import datetime
+import json
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..endpoint import redact
 
@@ -102,3 +103,33 @@ def duration(seconds: float) -> str:
 
 def when(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid YAML double-quoted scalar
+
+
+def yaml_block(key: str, items: list[dict[str, Any]]) -> str:
+    """``key:`` and a YAML list of mappings whose values are scalars or mappings of scalars (a ``model_list``)."""
+    lines = [f"{key}:"]
+    for item in items:
+        prefix = "  - "
+        for name, value in item.items():
+            if isinstance(value, dict):
+                lines.append(f"{prefix}{name}:")
+                lines.extend(f"      {k}: {_scalar(v)}" for k, v in value.items())
+            else:
+                lines.append(f"{prefix}{name}: {_scalar(value)}")
+            prefix = "    "
+    return "\n".join(lines)
+
+
+def amount(value: float | None) -> str:
+    """A credit figure: ``?`` when unknown, no trailing ``.0``."""
+    if value is None:
+        return "?"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")

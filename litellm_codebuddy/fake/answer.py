@@ -20,10 +20,11 @@ is, like the seed capture, ``{"id":...,"choices":[{"delta":{"content":""},"finis
   apart only by ids ``tooluse_<rid>_<n>``.
 * Reasoning: when ``reasoning_effort`` is given, ``delta.reasoning_content`` events "Thinking about: T" (one word per
   event) come before the answer.
-* Token counting: prompt tokens = number of whitespace-separated words in the text of every message (string
-  content or text parts) + 4 per message; completion tokens = number of content, reasoning and tool-call delta
-  events; reasoning tokens = number of reasoning events; total = prompt + completion.  The default ``usage`` is the
-  seed's thin shape ``{"total_tokens": N, "credit": 0.01}``; the directives ``usage=`` and ``cached=`` change it.
+* Usage: prompt tokens = ``tokens.prompt_tokens(messages)``; completion tokens = the estimated tokens of the
+  content, reasoning and tool-call (name and arguments) text sent; reasoning tokens = those of the reasoning text;
+  total = prompt + completion (estimates of cl100k, see ``tokens``).  The default ``usage`` is the seed's thin
+  shape ``{"total_tokens": N, "credit": 0.01}``; ``usage=full``/``thinking`` add the other figures, ``cached=``
+  the cached ones; every ``usage`` but ``none`` carries ``credit``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .messages import text_of, words
+from .tokens import count_tokens, prompt_tokens
 
 enc: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
@@ -50,6 +52,8 @@ class Answer:
     seq: int = 0
     role_sent: bool = False
     finish: str = "stop"
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 def _sample_value(schema: Any) -> Any:
@@ -96,7 +100,15 @@ def _chunk(ans: Answer, delta: str) -> str:
 
 
 def _content(ans: Answer, text: str) -> str:
+    ans.completion_tokens += count_tokens(text)
     return _chunk(ans, '"content":' + enc(text) + ',"refusal":"","tool_calls":[]')
+
+
+def _reasoning(ans: Answer, text: str) -> str:
+    tokens = count_tokens(text)
+    ans.completion_tokens += tokens
+    ans.reasoning_tokens += tokens
+    return _chunk(ans, '"reasoning_content":' + enc(text) + ',"refusal":"","tool_calls":[]')
 
 
 def _tool_calls(ans: Answer, tools: list[Any]) -> Iterator[str]:
@@ -112,6 +124,7 @@ def _tool_calls(ans: Answer, tools: list[Any]) -> Iterator[str]:
             {"index": 0, "id": call_id, "type": "function", "function": {"name": "", "arguments": args[:half]}},
             {"index": 0, "function": {"arguments": args[half:]}},
         )
+        ans.completion_tokens += count_tokens(name) + count_tokens(args)
         for delta in deltas:
             yield _chunk(ans, '"tool_calls":' + json.dumps([delta]))
     ans.finish = "tool_calls"
@@ -128,35 +141,35 @@ def _text_answer(msgs: list[dict[str, Any]], text: str, images: int) -> str:
     return "Echo: " + text + (f" [images: {images}]" if images else "")
 
 
-def events(ans: Answer, text: str, images: int) -> Iterator[tuple[int, str]]:
-    """(is_reasoning, payload) for every event before the finish chunk."""
+def events(ans: Answer, text: str, images: int) -> Iterator[str]:
+    """The payload of every event before the finish chunk."""
     d, body = ans.d, ans.body
     if body.get("reasoning_effort") is not None:
         for piece in words("Thinking about: " + text):
-            yield 1, _chunk(ans, '"reasoning_content":' + enc(piece) + ',"refusal":"","tool_calls":[]')
+            yield _reasoning(ans, piece)
     if "size" in d:
-        yield 0, _content(ans, "x" * d["size"])
+        yield _content(ans, "x" * d["size"])
         return
     if "events" in d:
         for k in range(d["events"]):
-            yield 0, _content(ans, f"w{k} ")
+            yield _content(ans, f"w{k} ")
         return
     msgs: list[dict[str, Any]] = body["messages"]
     tools = body.get("tools")
     if isinstance(tools, list) and tools and body.get("tool_choice") != "none" and msgs[-1].get("role") == "user":
-        for payload in _tool_calls(ans, tools):
-            yield 0, payload
+        yield from _tool_calls(ans, tools)
         return
     for piece in words(_text_answer(msgs, text, images)):
-        yield 0, _content(ans, piece)
+        yield _content(ans, piece)
 
 
-def usage(ans: Answer, completion: int, reasoning: int) -> dict[str, Any] | None:
+def usage(ans: Answer) -> dict[str, Any] | None:
+    """The finish chunk's usage for the answer sent so far, in the ``usage=`` directive's shape."""
     mode = ans.d.get("usage", "basic")
     if mode == "none":
         return None
-    msgs: list[dict[str, Any]] = ans.body["messages"]
-    prompt = sum(len(text_of(m.get("content")).split()) + 4 for m in msgs)
+    prompt = prompt_tokens(ans.body["messages"])
+    completion, reasoning = ans.completion_tokens, ans.reasoning_tokens
     total = prompt + completion
     if mode == "basic":
         return {"total_tokens": total, "credit": 0.01}
@@ -173,9 +186,9 @@ def usage(ans: Answer, completion: int, reasoning: int) -> dict[str, Any] | None
     return result
 
 
-def finish_chunk(ans: Answer, completion: int, reasoning: int) -> str:
+def finish_chunk(ans: Answer) -> str:
     ans.seq += 1
-    figures = usage(ans, completion, reasoning)
+    figures = usage(ans)
     tail = "" if figures is None else ',"usage":' + json.dumps(figures)
     return (
         '{"id":"resp_' + ans.rid + str(ans.seq) + '","choices":[{"delta":{"content":""},"finish_reason":'

@@ -21,6 +21,10 @@ _MESSAGES: dict[int, tuple[str, str]] = {
     11148: ("invalid tool call sequence: tool result without a matching tool call", "工具调用序列无效"),
     11150: ("reasoning_effort value is not supported by this model", "该模型不支持此 reasoning_effort 值"),
     11151: ("message content must not be empty", "消息内容不能为空"),
+    11141: ("the model is deprecated, please switch to another model", "该模型已下线，请切换其他模型"),
+    11212: ("your license has expired", "您的授权已过期"),
+    11216: ("your trial has expired", "您的试用已过期"),
+    14017: ("trial not activated: activate your free trial first", "试用未激活：请先激活免费试用"),
     14018: ("insufficient credits: your credits are exhausted", "额度不足：您的积分已用完"),
 }
 

@@ -43,6 +43,8 @@ Stream faults:
   ``crlf``            ``\\r\\n`` line endings
   ``comments``        a ``: keep-alive`` comment block before every event
   ``multiline``       every JSON payload split over two ``data:`` lines (the joined data is still valid JSON)
+  ``burst``           buffer events and write many in one HTTP chunk (up to 64 KB, or one per ``pace``); by
+                      default each SSE event is its own HTTP chunk (see ``stream``)
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ _DIRECTIVES: dict[str, Callable[[str | None], Any]] = {
     "crlf": _flag,
     "comments": _flag,
     "multiline": _flag,
+    "burst": _flag,
 }
 
 _TOKEN_RE = re.compile(r"FAKE:([A-Za-z_]+)(?:=(\S*))?")

@@ -22,8 +22,8 @@ Request checks, in this order (error bodies and their HTTP status: see ``codes``
 11. every tool message's ``tool_call_id`` matches an earlier assistant ``tool_calls`` id, else 11148;
 12. no system prompt names another coding agent ("claude code", "cursor", "cline", "roo code", "kilo code",
     "codex cli", case-insensitive), else 11140 "Illegal API invocation from an unapproved channel";
-13. ``model`` is a bare known id (``models.KNOWN_MODELS``, anything starting with ``fake-``, or the ``models=``
-    given to the constructor), else 11102 "service info not found for the model";
+13. ``model`` is a bare known id (``models.KNOWN_MODELS`` and ``models.ACCOUNT_MODELS``, anything starting with
+    ``fake-``, or the ``models=`` given to the constructor), else 11102 "service info not found for the model";
 14. content parts are ``{"type":"text","text":str,...}`` or exactly
     ``{"type":"image_url","image_url":{"url":str}}`` (no other keys, no other part types), else 11101;
 15. ``reasoning_effort`` "none"/"off" -> 11150.
@@ -40,7 +40,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import TYPE_CHECKING, Any
 
 from .answer import Answer, enc
@@ -48,6 +48,7 @@ from .codes import business_message, error_body, request_id
 from .directives import request_directives
 from .http import Gone, Request, abort, is_gone, phrase, send, send_json, sleep_watching
 from .messages import is_empty, text_of
+from .models import ACCOUNT_MODELS
 from .stream import write_stream
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def _good_part(part: Any) -> bool:
     return False
 
 
-def validate(body: Any, models: frozenset[str]) -> tuple[int | None, int, str] | None:
+def validate(body: Any, models: Set[str]) -> tuple[int | None, int, str] | None:
     """(forced HTTP status or None, code, msg) of the first failed check (2 to 15), or None."""
     if not isinstance(body, dict):
         return None, 11101, "Parse message failed: 11101:invalid request (body is not a JSON object)"
@@ -231,7 +232,7 @@ async def chat(fake: FakeCodeBuddy, req: Request, reader: asyncio.StreamReader, 
         }
         return await send_json(writer, nested_status, obj, keep_alive=keep)
 
-    failed = validate(body, fake.models)
+    failed = validate(body, fake.models | ACCOUNT_MODELS.keys())
     if failed is not None:
         forced, code, msg = failed
         if forced is not None:

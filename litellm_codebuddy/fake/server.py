@@ -8,8 +8,8 @@ In-process use (sync and async tests alike)::
         fake.set_fault("code=6004")          # every following request fails with 6004
         fake.set_fault(None)                 # back to normal
 
-Routes: ``POST /v2/chat/completions`` (``gateway``); the login and discovery paths (``account``); ``GET /health``
--> ``{"ok": true}`` (no auth, no faults); anything else -> 404 JSON.
+Routes: ``POST /v2/chat/completions`` (``gateway``); the login, discovery and credits paths (``account``);
+``GET /health`` -> ``{"ok": true}`` (no auth, no faults); anything else -> 404 JSON.
 
 Counters: ``requests`` (records of chat requests, at most ``max_requests``, oldest dropped), ``disconnects``
 (streams abandoned by the client before they finished; detected on the next write, or within 0.1 s during a
@@ -89,7 +89,7 @@ class FakeCodeBuddy:
         self._start_error: BaseException | None = None
         self._conns: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
         self._lock = threading.Lock()
-        # login and discovery (see ``account``), configurable from tests
+        # login, discovery and credits (see ``account``), configurable from tests
         self.login_pending_polls = 0
         self.login_refuse = False
         self.login_expire = False
@@ -98,6 +98,10 @@ class FakeCodeBuddy:
         self.refresh_fail = False
         self.models_live: list[Any] | None = None
         self.discovery_fail: bool | str = False
+        self.personal_models_fail = 0
+        self.credits_remaining = 250.0
+        self.credits_size = 300.0
+        self.credits_fail = False
         self.account_requests: list[RequestRecord] = []
         self.tokens: dict[str, float] = {}  # issued access token -> expiry (time.time())
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> its access token

@@ -1,8 +1,10 @@
 """Writing an answer as a server-sent-events stream, with the stream faults of the directives.
 
-``data: {json}\\n\\n`` events, then ``data: [DONE]\\n\\n``, in a chunked HTTP body.  Events are buffered and
-written as one HTTP chunk per flush: when paced (``pace=``), around a stall, and whenever 64 KB are pending.
-The faults (``stall``, ``cut``, ``midstream``, ``nofinish``, ``nodone``, ``garbage``, ``crlf``, ``comments``,
+``data: {json}\\n\\n`` events, then ``data: [DONE]\\n\\n``, in a chunked HTTP body.  By default every SSE event is
+its own HTTP chunk, written and drained on its own, the way servers on aiohttp, uvicorn or behind nginx send
+them (a ``comments`` block goes in its event's chunk).  The directive ``burst`` buffers instead: events go out
+together, one HTTP chunk per flush, when paced (``pace=``), around a stall, and whenever 64 KB are pending.  The
+other faults (``stall``, ``cut``, ``midstream``, ``nofinish``, ``nodone``, ``garbage``, ``crlf``, ``comments``,
 ``multiline``) are described in ``directives``.
 """
 
@@ -20,32 +22,35 @@ FLUSH_BYTES = 64 << 10
 
 
 class SSEWriter:
-    """Frames SSE events (line endings, comments, split data lines as the directives say) and buffers them."""
+    """Frames SSE events (line endings, comments, split data lines as the directives say) and writes them: each
+    as its own HTTP chunk, or, with ``burst``, buffered until :meth:`flush`."""
 
-    __slots__ = ("body", "comments", "multiline", "nl", "pending", "size")
+    __slots__ = ("body", "burst", "comments", "multiline", "nl", "pending", "size")
 
     def __init__(self, body: ChunkedBody, d: dict[str, Any]) -> None:
         self.body = body
         self.nl = b"\r\n" if d.get("crlf") else b"\n"
         self.comments = bool(d.get("comments"))
         self.multiline = bool(d.get("multiline"))
+        self.burst = bool(d.get("burst"))
         self.pending: list[bytes] = []
         self.size = 0
 
-    def event(self, payload: str) -> None:
+    async def event(self, payload: str) -> None:
         nl = self.nl
-        if self.comments:
-            self.raw(b": keep-alive" + nl + nl)
+        comment = b": keep-alive" + nl + nl if self.comments else b""
         if self.multiline and payload.startswith("{"):
             cut = payload.find(",") + 1
             data = b"data: " + payload[:cut].encode() + nl + b"data: " + payload[cut:].encode() + nl + nl
         else:
             data = b"data: " + payload.encode() + nl + nl
-        self.raw(data)
+        await self.raw(comment + data)
 
-    def raw(self, data: bytes) -> None:
+    async def raw(self, data: bytes) -> None:
         self.pending.append(data)
         self.size += len(data)
+        if not self.burst:
+            await self.flush()
 
     async def flush(self, last: bool = False) -> None:
         data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
@@ -71,21 +76,20 @@ async def write_stream(
         limit = 3 if cut == "reset" else int(cut)
     elif midstream is not None:
         limit = 3
-    count = reasoning = 0
+    count = 0
     loop = asyncio.get_running_loop()
     start = loop.time()
-    for is_reasoning, payload in events(ans, text, images):
+    for payload in events(ans, text, images):
         if limit is not None and count >= limit:
             break
         if count and pace:
             # absolute schedule: event k goes out at start + k * pace, no drift from our own overhead
             await asyncio.sleep(max(0.0, start + count * pace - loop.time()))
-        out.event(payload)
+        await out.event(payload)
         count += 1
-        reasoning += is_reasoning
         if count == 1:
             if d.get("garbage"):
-                out.raw(b"data: {not json" + out.nl + out.nl + b"data: \xff\xfe" + out.nl + out.nl)
+                await out.raw(b"data: {not json" + out.nl + out.nl + b"data: \xff\xfe" + out.nl + out.nl)
             if stall:
                 await out.flush()
                 await sleep_watching(stall, reader, writer)
@@ -105,15 +109,15 @@ async def write_stream(
             err: dict[str, Any] = {"error": {"message": "upstream model error", "type": "server_error"}}
         else:
             err = {"code": midstream, "msg": business_message(midstream)[0], "requestId": request_id()}
-        out.event(json.dumps(err, ensure_ascii=False))
+        await out.event(json.dumps(err, ensure_ascii=False))
         await out.flush(last=True)
         return keep
     if pace and count:
         await out.flush()
         await asyncio.sleep(max(0.0, start + count * pace - loop.time()))
     if not d.get("nofinish"):
-        out.event(finish_chunk(ans, count, reasoning))
+        await out.event(finish_chunk(ans))
     if not d.get("nodone"):
-        out.raw(b"data: [DONE]" + out.nl + out.nl)
+        await out.raw(b"data: [DONE]" + out.nl + out.nl)
     await out.flush(last=True)
     return keep

@@ -45,6 +45,10 @@ class Code:
 
 _PLAN = "check your plan and credits at https://www.codebuddy.ai, or wait for them to renew"
 _RATE = "wait until the reset time in the message (UTC+8), or use another model"
+_NO_PLAN = (
+    "the account has no usable plan, so retrying will not help: activate the trial or renew the plan at "
+    "https://www.codebuddy.ai, or use another account's key"
+)
 
 #: business code -> its meaning (one table: the provider's messages and the command line's advice)
 CODES: dict[int, Code] = {
@@ -81,6 +85,17 @@ CODES: dict[int, Code] = {
     11148: Code(400, "broken tool-call sequence: a tool result does not answer a preceding assistant tool call"),
     11150: Code(400, "this reasoning_effort value is not supported by the model"),
     11151: Code(400, "a message has empty content (or an assistant message carries reasoning)"),
+    11141: Code(
+        404,
+        "this model is deprecated and no longer served",
+        "pick another model; `litellm-codebuddy models --live` lists the ids your account offers (a Router with "
+        "fallbacks moves on by itself)",
+    ),
+    14017: Code(403, "the account's trial has not been activated: it has no usable plan", _NO_PLAN),
+    **{
+        c: Code(403, "the account's license or trial has expired: it has no usable plan", _NO_PLAN)
+        for c in (11212, 11216)
+    },
     14015: Code(
         401,
         "the login has expired: create a new key or log in again",

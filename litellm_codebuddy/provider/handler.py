@@ -21,7 +21,7 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse
 
 from ..account.credentials import direct_key, resolve_key
-from ..endpoint import PROVIDER, redact_headers
+from ..endpoint import PROVIDER, credit_cost, redact_headers
 from .call import Call
 from .coalesce import async_source, sync_source
 from .errors import error_from_response, transport_error, undecodable_stream
@@ -52,7 +52,9 @@ class _Exchange:
         def count_prompt() -> int:
             return int(litellm.token_counter(messages=messages))
 
-        self.state = StreamState(prep.model, count_prompt, accumulate=accumulate, secrets=(key,))
+        self.state = StreamState(
+            prep.model, count_prompt, accumulate=accumulate, secrets=(key,), credit_cost=_credit_cost()
+        )
 
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         prep = self.prep
@@ -85,6 +87,15 @@ class _Exchange:
 
     def response(self) -> ModelResponse:
         return self.state.build_response(self.call.model_response or ModelResponse())
+
+
+def _credit_cost() -> float | None:
+    """``CODEBUDDY_CREDIT_COST``, or None when unset; a bad value is ignored with a warning (the call goes on)."""
+    try:
+        return credit_cost()
+    except ValueError as exc:
+        logger.warning("CodeBuddy: %s; credits are not counted as cost", exc)
+        return None
 
 
 def _log_request(call: Call, prep: PreparedRequest) -> None:

@@ -5,6 +5,13 @@ strings for absent values (``finish_reason: ""``, ``role: ""``, ``tool_calls: []
 chunk to chunk, parallel tool calls that all carry ``index: 0`` and are told apart by id only, usage that may
 hold only ``total_tokens``, and errors inside a 200 stream. :class:`StreamState` absorbs all of that.
 
+Credits: ``usage.credit`` is kept on plain responses. LiteLLM's stream wrapper rebuilds the final usage from the
+token counts (and ``cost``) only, so on a stream the credit travels as ``provider_specific_fields["credit"]`` of
+the finishing chunk (the caller sees it on that chunk's delta, ``stream_chunk_builder`` on the message). With a
+``credit_cost`` (``CODEBUDDY_CREDIT_COST``) the usage also carries ``cost`` = credits x credit_cost, which LiteLLM
+takes as the response's cost on both paths (and the proxy as its spend); plain responses also get it as
+``_hidden_params["response_cost"]``.
+
 Events that arrived together (one network read) are merged into one chunk: LiteLLM's stream wrapper costs
 about the same per chunk whatever the chunk holds, and nothing that is ready is held back.
 """
@@ -28,7 +35,7 @@ from litellm.types.utils import (
 from ..endpoint import PROVIDER, redact
 from .errors import error_from_body, is_error_body
 
-__all__ = ["StreamState", "normalise_usage"]
+__all__ = ["StreamState", "credits_cost", "normalise_usage"]
 
 _loads = json.loads
 # the C scanner behind json.loads, called directly: same parser, without the Python wrapper's per-call cost
@@ -95,6 +102,16 @@ def normalise_usage(
     return usage
 
 
+def credits_cost(credit: Any, credit_cost: float | None) -> float | None:
+    """What ``credit`` credits cost at ``credit_cost`` each (None when either is unknown)."""
+    if credit_cost is None or isinstance(credit, bool):
+        return None
+    try:
+        return float(credit) * credit_cost
+    except (TypeError, ValueError):
+        return None
+
+
 class StreamState:
     """Folds decoded ``data:`` payloads into LiteLLM stream chunks (or, with ``accumulate``, one response).
 
@@ -109,8 +126,10 @@ class StreamState:
         *,
         accumulate: bool = False,
         secrets: tuple[str | None, ...] = (),
+        credit_cost: float | None = None,
     ) -> None:
         self.model = model
+        self.credit_cost = credit_cost
         self.count_prompt = count_prompt
         self.accumulate = accumulate
         self.secrets = secrets
@@ -282,7 +301,12 @@ class StreamState:
         return self.finish_reason or ("tool_calls" if self._ids else "stop")
 
     def usage(self) -> dict[str, Any]:
-        return normalise_usage(self.usage_raw, self.count_prompt, self._count_completion)
+        """The normalised usage, with ``cost`` (credits x credit_cost) when a credit cost is set."""
+        usage = normalise_usage(self.usage_raw, self.count_prompt, self._count_completion)
+        cost = credits_cost(usage.get("credit"), self.credit_cost)
+        if cost is not None:
+            usage["cost"] = cost
+        return usage
 
     def _count_completion(self) -> int:
         text = "".join(self.content) + "".join(self.reasoning) + "".join("".join(a) for a in self._args)
@@ -290,14 +314,18 @@ class StreamState:
 
     def finish_chunk(self) -> dict[str, Any]:
         self.finished_sent = True
-        return {
+        usage = self.usage()
+        chunk: dict[str, Any] = {
             "text": "",
             "tool_use": None,
             "is_finished": True,
             "finish_reason": self._final_finish_reason(),
-            "usage": self.usage(),
+            "usage": usage,
             "index": 0,
         }
+        if usage.get("credit") is not None:
+            chunk["provider_specific_fields"] = {"credit": usage["credit"]}
+        return chunk
 
     def close(self) -> list[Any]:
         """End of the byte stream: the finishing chunk, or an error when the answer was cut short.
@@ -350,4 +378,6 @@ class StreamState:
             hidden["upstream_model"] = self.upstream_model
             if "credit" in usage:
                 hidden["codebuddy_credit"] = usage["credit"]
+            if "cost" in usage:
+                hidden["response_cost"] = usage["cost"]
         return model_response
