@@ -52,7 +52,7 @@ from litellm.llms.custom_llm import CustomLLM
 
 import litellm_codebuddy
 from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.local.launch import fake_command, free_port, start_fake, start_proxy, stop, wait_http
+from litellm_codebuddy.local.launch import free_port, start_fake, start_proxy, stop, wait_http
 
 KEY = "ck_bench.secretvalue"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
@@ -63,25 +63,13 @@ litellm.suppress_debug_info = True
 
 
 def start_event_fake() -> tuple[subprocess.Popen[bytes], str]:
-    """The fake writing one HTTP chunk per SSE event (until that is the fake's default: its flush size set to 1)."""
-    cmd = fake_command()
-    cmd[2] = cmd[2].replace(
-        "runpy.run_module(",
-        "import litellm_codebuddy.fake.stream as s; s.FLUSH_BYTES = 1; runpy.run_module(",
-    )
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    if not line.startswith("FAKE_CODEBUDDY_URL="):
-        stop(proc)
-        raise RuntimeError("the one-chunk-per-event fake did not start")
-    proc.stdout.close()
-    return proc, line.split("=", 1)[1].strip()
+    """The fake in its default mode: one HTTP chunk per SSE event."""
+    return start_fake()
 
 
 def start_burst_fake() -> tuple[subprocess.Popen[bytes], str]:
-    """The fake writing up to 64 KB of events per HTTP chunk."""
-    return start_fake()
+    """The fake with ``burst``: up to 64 KB of events per HTTP chunk."""
+    return start_fake(extra_args=("--fault", "burst"))
 
 
 def user(text: str) -> list[dict[str, Any]]:
