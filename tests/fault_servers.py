@@ -5,6 +5,8 @@
   as the target of a redirect it proves that nothing (no key) was sent there.
 * :class:`TLSForwarder`: a TLS-terminating forwarder in front of a plain server (the fake), with a certificate
   made at test time by :func:`make_certificates` (a local CA and a leaf for ``127.0.0.1``/``localhost``).
+* :class:`EventServer`: a keep-alive SSE server that writes ONE HTTP CHUNK PER EVENT (like aiohttp, uvicorn,
+  nginx), with a hook before each event so a test decides what is already sent; counts connections and disconnects.
 * :func:`open_fds`: the number of open file descriptors of this process.
 """
 
@@ -13,17 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import fcntl
 import ipaddress
+import json
 import os
 import socket
 import ssl
+import struct
+import termios
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "Certificates",
+    "EventServer",
     "RawServer",
     "TLSForwarder",
     "make_certificates",
@@ -146,6 +154,89 @@ def sse_http_response(body: bytes) -> bytes:
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
+
+
+def event_bytes(k: int) -> bytes:
+    """Content event ``k`` of an :class:`EventServer` stream (text ``w<k> ``), in the gateway's shape."""
+    delta = {"role": "assistant" if k == 0 else "", "content": f"w{k} ", "tool_calls": []}
+    payload = {"id": f"r{k}", "model": "gpt-5.5", "object": "response", "choices": [{"delta": delta}]}
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+_FINISH = (
+    b"data: "
+    + json.dumps(
+        {
+            "id": "rf",
+            "model": "gpt-5.5",
+            "choices": [{"delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10},
+        }
+    ).encode()
+)
+
+
+class EventServer:
+    """A threaded keep-alive server answering every request with ``events`` content events, a finishing event and
+    ``[DONE]``, each written as its own HTTP chunk (one ``send`` each), then the last chunk.
+
+    ``hold(k)`` runs before event ``k`` is written (k = ``events`` for the finishing event and [DONE]); after the
+    last chunk, ``sent`` is set once the kernel has passed every byte to the client (nothing left in flight).
+    ``connections`` and ``disconnects`` count TCP connections opened and ended.
+    """
+
+    def __init__(self, events: int = 200, hold: Callable[[int], None] | None = None) -> None:
+        self.events, self.hold = events, hold
+        self.connections = self.disconnects = self.requests = 0
+        self.sent = threading.Event()
+        self._raw = RawServer()
+        self._raw._answer = self._answer  # type: ignore[method-assign]
+
+    @property
+    def url(self) -> str:
+        return self._raw.url
+
+    def __enter__(self) -> EventServer:
+        self._raw.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._raw.stop()
+
+    def _answer(self, conn: socket.socket) -> None:
+        self.connections += 1
+        try:
+            with conn:
+                conn.settimeout(30)
+                while _read_request(conn):
+                    self.requests += 1
+                    self._stream(conn)
+        except OSError:
+            pass
+        finally:
+            self.disconnects += 1
+
+    def _stream(self, conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: keep-alive\r\n\r\n"
+        )
+        for k in range(self.events + 1):
+            if self.hold is not None:
+                self.hold(k)
+            data = event_bytes(k) if k < self.events else _FINISH + b"\n\n" + b"data: [DONE]\n\n"
+            conn.sendall(b"%x\r\n%b\r\n" % (len(data), data))
+        conn.sendall(b"0\r\n\r\n")
+        for _ in range(1000):  # until the kernel has handed every byte to the client (loopback: at once)
+            if not _unsent(conn):
+                break
+            time.sleep(0.001)
+        self.sent.set()
+
+
+def _unsent(conn: socket.socket) -> int:
+    """Bytes written to ``conn`` that the kernel has not sent yet (Linux TIOCOUTQ)."""
+    return int(struct.unpack("i", fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0])
 
 
 # ------------------------------------------------------------------------------------------------------- TLS

@@ -1,6 +1,7 @@
-"""Where a stream's bytes come from: the response body as it arrives, or through the opt-in coalescing window.
+"""Where a stream's bytes come from: everything that is ready at each step (:mod:`.ready`, by default), the body
+as httpx hands it over (where readiness cannot be known), or the opt-in coalescing window.
 
-Both kinds have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
+All have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
 ``close()`` / ``aclose()`` (which also closes the response). :func:`sync_source` and :func:`async_source` pick one.
 
 The coalescing window is off by default (see the README's Performance section).
@@ -27,6 +28,7 @@ import httpx
 import litellm
 
 from ..endpoint import PROVIDER
+from .ready import AsyncReadyBody, ReadyBody, probe
 
 __all__ = [
     "COALESCE_ENV",
@@ -111,12 +113,19 @@ class _AsyncBody:
 
 
 def sync_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> ByteSource:
-    """The body of ``resp``, through the coalescing window when ``window`` > 0."""
-    return SyncCoalescer(resp, window, armed) if window else _Body(resp)
+    """The body of ``resp``: through the coalescing window when ``window`` > 0, else in ready pieces where
+    :func:`.ready.probe` can tell what is ready, else as httpx hands it over."""
+    if window:
+        return SyncCoalescer(resp, window, armed)
+    ready = probe(resp)
+    return ReadyBody(resp, ready, armed) if ready is not None else _Body(resp)
 
 
 def async_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> AsyncByteSource:
-    return AsyncCoalescer(resp, window, armed) if window else _AsyncBody(resp)
+    if window:
+        return AsyncCoalescer(resp, window, armed)
+    ready = probe(resp)
+    return AsyncReadyBody(resp, ready, armed) if ready is not None else _AsyncBody(resp)
 
 
 class SyncCoalescer:
