@@ -1,2 +1,4 @@
-"""The account wing: which key a call uses, the (experimental) device-flow login and its stored token, and the
-account's own model list. Used by the provider (the key) and the command line; it never imports the provider."""
+"""The account wing: which key a call uses (credentials), the experimental device-flow login and its stored token
+(login), the account's own models (discovery), its credits (credits) and the opt-in proxy start-up hook that
+registers the models (startup). Used by the provider (the key) and the command line; it never imports the
+provider."""
