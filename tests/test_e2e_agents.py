@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 import openai
 import pytest
-from e2e_support import CLIENT_TIMEOUT, UPSTREAM_KEY, Proxy, fake_prompt_tokens, marker, request_with, running_proxy
+import yaml
+from e2e_support import (
+    CLIENT_TIMEOUT,
+    PROJECT_CONFIG,
+    UPSTREAM_KEY,
+    Proxy,
+    fake_prompt_tokens,
+    marker,
+    request_with,
+    running_proxy,
+)
 
 from litellm_codebuddy.fake import FakeCodeBuddy
 
@@ -22,6 +33,7 @@ pytestmark = pytest.mark.e2e
 
 CLAUDE = "codebuddy/claude-sonnet-4.6"
 GPT = "codebuddy/gpt-5.5"
+ALIAS = "codebuddy-gpt-5.5"
 DEFAULT_SYSTEM = "You are a helpful assistant."
 WEATHER = {
     "name": "get_weather",
@@ -49,10 +61,22 @@ def fake() -> Iterator[FakeCodeBuddy]:
         server.stop()
 
 
+def with_alias(tmp_dir: Path) -> Path:
+    """The project's config plus the README's alias pattern: a ``model_name`` without a slash (Codex CLI and
+    other clients look their model up with ``GET /v1/models/{name}``, a route that cannot take a ``/``)."""
+    config = yaml.safe_load(PROJECT_CONFIG.read_text())
+    base = next(d for d in config["model_list"] if d["model_name"] == GPT)
+    config["model_list"].append({**base, "model_name": ALIAS})
+    path = tmp_dir / "proxy_config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 @pytest.fixture(scope="module")
 def proxy(fake: FakeCodeBuddy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     env = {"CODEBUDDY_API_KEY": UPSTREAM_KEY, "CODEBUDDY_API_BASE": fake.base_url}
-    with running_proxy(tmp_path_factory.mktemp("e2e-agents"), env=env) as running:
+    tmp_dir = tmp_path_factory.mktemp("e2e-agents")
+    with running_proxy(tmp_dir, config=with_alias(tmp_dir), env=env) as running:
         yield running
 
 
@@ -108,7 +132,16 @@ def test_health_reports_every_deployment_healthy(proxy: Proxy) -> None:
     assert report["unhealthy_count"] == 0, report["unhealthy_endpoints"]
     # the codebuddy/* wildcard is checked with a catalog model (litellm.models_by_provider["codebuddy"])
     assert "codebuddy/*" in {e["model"] for e in report["healthy_endpoints"]}
-    assert report["healthy_count"] == 5
+    assert report["healthy_count"] == 6  # the catalog's four, the wildcard, the alias
+
+
+def test_alias_without_slash(oai: openai.OpenAI, fake: FakeCodeBuddy) -> None:
+    with pytest.raises(openai.NotFoundError):
+        oai.models.retrieve(GPT)  # LiteLLM's /v1/models/{model_id} route cannot take a "/"
+    assert oai.models.retrieve(ALIAS).id == ALIAS
+    word = marker()
+    assert oai.responses.create(model=ALIAS, input=word).output_text == f"Echo: {word}"
+    assert sent(fake, word)["model"] == "gpt-5.5"
 
 
 # ------------------------------------------------------------------------------------------------ /v1/messages
