@@ -112,6 +112,15 @@ def cost_map() -> dict[str, dict[str, Any]]:
 
 
 def register_catalog() -> None:
+    """Register the catalog with LiteLLM: its prices and capabilities (``register_model``), and its ids in
+    ``litellm.models_by_provider`` (a dict of sets), where LiteLLM picks a model to health-check a wildcard
+    deployment (``codebuddy/*`` in the proxy's ``/health``) and lists a provider's models."""
     import litellm
 
-    litellm.register_model(cost_map())
+    models = cost_map()
+    litellm.register_model(models)
+    known = litellm.models_by_provider.get(PROVIDER)
+    if isinstance(known, set):
+        known.update(models)
+    else:
+        litellm.models_by_provider[PROVIDER] = set(known or ()) | set(models)

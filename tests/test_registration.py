@@ -55,6 +55,18 @@ def test_provider_resolved() -> None:
     assert (model, provider) == ("gpt-5.5", "codebuddy")
 
 
+def test_catalog_in_models_by_provider() -> None:
+    # where LiteLLM picks a model to health-check the proxy's codebuddy/* wildcard deployment
+    from litellm.litellm_core_utils.llm_request_utils import pick_cheapest_chat_models_from_llm_provider
+
+    known = litellm.models_by_provider["codebuddy"]
+    assert isinstance(known, set)
+    assert {f"codebuddy/{m}" for m in MODELS} <= known
+    assert pick_cheapest_chat_models_from_llm_provider("codebuddy", n=3)
+    litellm_codebuddy.register()
+    assert litellm.models_by_provider["codebuddy"] is known  # idempotent, same set
+
+
 @pytest.mark.parametrize("model_id", MODELS)
 def test_model_info(model_id: str) -> None:
     info = litellm.get_model_info(f"codebuddy/{model_id}")

@@ -15,6 +15,7 @@ from typing import Any
 import litellm
 
 from ..endpoint import PROVIDER, BadBaseURL, auth_headers, chat_url
+from .thinking import effort_from_thinking
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
@@ -352,6 +353,10 @@ def build_body(model: str, messages: list[dict[str, Any]], optional_params: Mapp
     effort = params.pop("reasoning_effort", None)
     if effort is None and isinstance(reasoning, dict):
         effort = reasoning.get("effort")  # only the top-level field is honoured by the gateway
+    # Anthropic's thinking (and output_config) are never sent: they become reasoning_effort unless one was given
+    thinking_effort = effort_from_thinking(params.pop("thinking", None), params.pop("output_config", None))
+    if effort is None:
+        effort = thinking_effort
     for key, value in params.items():
         if key not in _NOT_SENT and value is not None:
             body[key] = value
