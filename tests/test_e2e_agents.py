@@ -28,6 +28,7 @@ from e2e_support import (
 )
 
 from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.fake.tokens import count_tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -150,12 +151,13 @@ def test_alias_without_slash(oai: openai.OpenAI, fake: FakeCodeBuddy) -> None:
 @STREAM
 def test_messages_answer(claude: anthropic.Anthropic, fake: FakeCodeBuddy, stream: bool) -> None:
     word = marker()
-    # usage=full: the gateway's full usage object (the fake's prompt count, 3 content events)
+    # usage=full: the gateway's full usage object (the fake's own prompt and answer counts)
     msg = message(claude, stream, model=GPT, messages=[{"role": "user", "content": f"{word} hello FAKE:usage=full"}])
     assert [b.text for b in blocks(msg, "text")] == [f"Echo: {word} hello"]
     assert msg.stop_reason == "end_turn"
     body = sent(fake, word)
-    assert (msg.usage.input_tokens, msg.usage.output_tokens) == (fake_prompt_tokens(body), 3)
+    expected = (fake_prompt_tokens(body), count_tokens(f"Echo: {word} hello"))
+    assert (msg.usage.input_tokens, msg.usage.output_tokens) == expected
     assert body["messages"][0] == {"role": "system", "content": DEFAULT_SYSTEM}
     assert body["model"] == "gpt-5.5"
     assert "reasoning_effort" not in body
