@@ -217,6 +217,25 @@ def test_messages_thinking(
     assert sent(fake, word)["reasoning_effort"] == effort
 
 
+@STREAM
+def test_messages_thinking_with_claude_code_user_agent(
+    claude: anthropic.Anthropic, fake: FakeCodeBuddy, stream: bool
+) -> None:
+    # LiteLLM turns drop_params on for Claude Code's User-Agent; thinking is allowed, so it is not dropped
+    word = marker()
+    cc = claude.with_options(default_headers={"User-Agent": "claude-cli/2.1.197 (external, sdk-cli)"})
+    msg = message(
+        cc,
+        stream,
+        model=CLAUDE,
+        max_tokens=9000,
+        thinking={"type": "enabled", "budget_tokens": 8000},
+        messages=[{"role": "user", "content": f"{word} think"}],
+    )
+    assert [b.type for b in msg.content] == ["thinking", "text"]
+    assert sent(fake, word)["reasoning_effort"] == "medium"
+
+
 def test_messages_thinking_disabled(claude: anthropic.Anthropic, fake: FakeCodeBuddy) -> None:
     word = marker()
     msg = message(

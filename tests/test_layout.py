@@ -11,7 +11,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "litellm_codebuddy"
 NAME = "litellm_codebuddy"
 
 # modules that must stay free of I/O: they may not import the account wing (token file, login, network) or httpx
-PURE = ("endpoint", "catalog", "provider.request", "provider.sse", "provider.stream", "provider.pump")
+PURE = (
+    "endpoint",
+    "catalog",
+    "provider.request",
+    "provider.thinking",
+    "provider.sse",
+    "provider.stream",
+    "provider.pump",
+)
 
 
 def _module_name(path: Path) -> str:

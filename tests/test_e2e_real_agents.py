@@ -1,0 +1,140 @@
+"""The real coding agents from the npm registry, pointed at the real proxy in front of the fake: Claude Code
+(``claude -p``, on ``/v1/messages``) and Codex CLI (``codex exec``, on ``/v1/responses``), one short task each.
+
+The packages are installed once into ``.agents/`` at the repository root (gitignored, reused by later runs). The
+tests are skipped, with the reason printed, only when node/npm is missing or the install fails; an agent that
+installs and then misbehaves is a failure. Each agent runs with a temporary HOME (and CODEX_HOME), offline
+(loopback only), with a timeout.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import NO_PROXY_ENV, REPO, UPSTREAM_KEY, Proxy, marker, requests_with, running_proxy
+
+from litellm_codebuddy.fake import FakeCodeBuddy
+
+pytestmark = pytest.mark.e2e
+
+AGENTS_DIR = REPO / ".agents"
+PACKAGES = ("@anthropic-ai/claude-code", "@openai/codex")
+INSTALL_TIMEOUT = 600
+RUN_TIMEOUT = 240
+
+
+@pytest.fixture(scope="module")
+def agents_bin() -> Path:
+    AGENTS_DIR.mkdir(exist_ok=True)
+    with (AGENTS_DIR / ".install.lock").open("w") as lock:  # pytest-xdist workers install one at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install()
+
+
+def _install() -> Path:
+    bin_dir = AGENTS_DIR / "node_modules" / ".bin"
+    if (bin_dir / "claude").exists() and (bin_dir / "codex").exists():
+        return bin_dir
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        reason = "node/npm is not installed: the real agents cannot run"
+        print(reason)
+        pytest.skip(reason)
+    try:
+        done = subprocess.run(
+            [npm, "install", "--prefix", str(AGENTS_DIR), "--no-audit", "--no-fund", *PACKAGES],
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        done = None
+    if done is None or done.returncode != 0 or not (bin_dir / "claude").exists() or not (bin_dir / "codex").exists():
+        tail = "timed out" if done is None else (done.stderr or done.stdout)[-800:]
+        reason = f"npm install {' '.join(PACKAGES)} failed: {tail}"
+        print(reason)
+        pytest.skip(reason)
+    return bin_dir
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeCodeBuddy]:
+    server = FakeCodeBuddy(api_key=UPSTREAM_KEY).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(fake: FakeCodeBuddy, tmp_path_factory: pytest.TempPathFactory, agents_bin: Path) -> Iterator[Proxy]:
+    env = {"CODEBUDDY_API_KEY": UPSTREAM_KEY, "CODEBUDDY_API_BASE": fake.base_url}
+    with running_proxy(tmp_path_factory.mktemp("e2e-real-agents"), env=env) as running:
+        yield running
+
+
+def agent_env(home: Path, **extra: str) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), **NO_PROXY_ENV, **extra}
+
+
+def run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL
+    )
+
+
+def test_claude_code(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path) -> None:
+    word = marker()
+    env = agent_env(
+        tmp_path / "home",
+        ANTHROPIC_BASE_URL=proxy.base_url,
+        ANTHROPIC_AUTH_TOKEN=proxy.master_key,
+        ANTHROPIC_MODEL="codebuddy/claude-sonnet-4.6",
+        ANTHROPIC_SMALL_FAST_MODEL="codebuddy/gpt-5.4",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        DISABLE_AUTOUPDATER="1",
+    )
+    done = run([str(agents_bin / "claude"), "-p", f"say {word}", "--tools", ""], env, tmp_path)
+    (request,) = requests_with(fake, word)
+    system = request.body["messages"][0]
+    assert system["role"] == "system"
+    assert request.body["model"] == "claude-sonnet-4.6"
+    # Claude Code's own system prompt names "Claude Code"; the gateway (and the fake, after it) refuses such
+    # prompts as an unapproved channel (11140). The prompt reaches it unchanged, and the refusal is a clear error.
+    assert "claude code" in str(system["content"]).lower()
+    assert done.returncode != 0, done.stdout
+    out = done.stdout + done.stderr
+    assert "11140" in out and "unapproved channel" in out, out[-2000:]
+
+
+def test_codex_exec(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path) -> None:
+    word = marker()
+    codex_home = tmp_path / "codex"
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text(
+        'model = "codebuddy/gpt-5.5"\n'
+        'model_provider = "litellm"\n'
+        "[model_providers.litellm]\n"
+        'name = "LiteLLM proxy (CodeBuddy)"\n'
+        f'base_url = "{proxy.base_url}/v1"\n'
+        'env_key = "LITELLM_API_KEY"\n'
+        'wire_api = "responses"\n'
+    )
+    env = agent_env(tmp_path / "home", CODEX_HOME=str(codex_home), LITELLM_API_KEY=proxy.master_key)
+    argv = [str(agents_bin / "codex"), "exec", "--skip-git-repo-check", "--sandbox", "read-only", f"say {word}"]
+    done = run(argv, env, tmp_path)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    first = requests_with(fake, word)[0].body
+    assert first["model"] == "gpt-5.5"
+    assert first["messages"][0]["role"] == "system"
+    assert "thinking" not in first
+    # the fake answers an agent that sends tools with a call of its first tool, then with "Tool results: ...";
+    # either way Codex printed the fake's final answer
+    assert "Tool results:" in done.stdout or f"Echo: say {word}" in done.stdout, done.stdout[-2000:]
