@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -212,12 +213,21 @@ class Costs(CustomLogger):
     def __init__(self) -> None:
         super().__init__()
         self.costs: list[Any] = []
+        self.only: str | None = None  # the answer text of this test's call: other tests' late logging is left out
+
+    def _record(self, kwargs: Any, response_obj: Any) -> None:
+        try:
+            text = response_obj.choices[0].message.content
+        except (AttributeError, IndexError, TypeError):
+            text = None
+        if self.only is None or text == self.only:
+            self.costs.append(kwargs.get("standard_logging_object", {}).get("response_cost"))
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        self.costs.append(kwargs.get("standard_logging_object", {}).get("response_cost"))
+        self._record(kwargs, response_obj)
 
     async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        self.costs.append(kwargs.get("standard_logging_object", {}).get("response_cost"))
+        self._record(kwargs, response_obj)
 
 
 COSTS = Costs()  # registered once per process: LiteLLM takes its callbacks in at the first call
@@ -228,6 +238,7 @@ def costs() -> Costs:
     if COSTS not in litellm.callbacks:
         litellm.callbacks.append(COSTS)
     COSTS.costs.clear()
+    COSTS.only = None
     return COSTS
 
 
@@ -266,7 +277,8 @@ def test_credit_cost_is_the_response_cost(
     mode: str, upstream: respx.MockRouter, monkeypatch: pytest.MonkeyPatch, costs: Costs
 ) -> None:
     monkeypatch.setenv("CODEBUDDY_CREDIT_COST", "2")
-    upstream.post(URL).mock(return_value=ok_response(usage=USAGE))
+    costs.only = f"priced {uuid.uuid4().hex}"
+    upstream.post(URL).mock(return_value=ok_response(costs.only, usage=USAGE))
     result = call(mode)
     usage = result.chunks[-1].usage if result.chunks else result.usage
     assert usage.cost == 0.5  # 0.25 credits at 2 each, on the final usage the caller sees
