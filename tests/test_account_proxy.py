@@ -28,13 +28,10 @@ def env_for(fake: FakeCodeBuddy, **extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeCodeBuddy]:
-    server = FakeCodeBuddy(api_key=UPSTREAM_KEY, models=[str(EXTRA["id"])]).start()
-    server.discovery_fail = "v3"  # the rows with limits come from /console/enterprises/personal/models
-    server.models_live = ["gpt-5.5", EXTRA]
-    try:
+    with FakeCodeBuddy(api_key=UPSTREAM_KEY, models=[str(EXTRA["id"])]) as server:
+        server.discovery_fail = "v3"  # the rows with limits come from /console/enterprises/personal/models
+        server.models_live = ["gpt-5.5", EXTRA]
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -55,11 +55,8 @@ CUTS = pytest.mark.parametrize("cut", ["FAKE:cut=3", "FAKE:cut=reset"], ids=["cu
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeCodeBuddy]:
-    server = FakeCodeBuddy(api_key=UPSTREAM_KEY).start()
-    try:
+    with FakeCodeBuddy(api_key=UPSTREAM_KEY) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def with_alias(tmp_dir: Path) -> Path:

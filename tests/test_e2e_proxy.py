@@ -146,11 +146,8 @@ def ask(
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeCodeBuddy]:
-    server = FakeCodeBuddy(api_key=UPSTREAM_KEY).start()  # accepts exactly this key, in both headers
-    try:
+    with FakeCodeBuddy(api_key=UPSTREAM_KEY) as server:  # accepts exactly this key, in both headers
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -65,11 +65,8 @@ def _install() -> Path:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeCodeBuddy]:
-    server = FakeCodeBuddy(api_key=UPSTREAM_KEY).start()
-    try:
+    with FakeCodeBuddy(api_key=UPSTREAM_KEY) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
