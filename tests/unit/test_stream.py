@@ -10,7 +10,11 @@ import httpx
 import litellm
 import pytest
 import respx
-from conftest import (
+
+from litellm_codebuddy.provider.request import DEFAULT_SYSTEM_PROMPT
+from litellm_codebuddy.provider.stream import StreamState, normalise_usage
+
+from support.upstream import (
     FULL_USAGE,
     KEY,
     MODEL,
@@ -25,9 +29,6 @@ from conftest import (
     sse_response,
     unwrap,
 )
-
-from litellm_codebuddy.provider.request import DEFAULT_SYSTEM_PROMPT
-from litellm_codebuddy.provider.stream import StreamState, normalise_usage
 
 SPLITS = [pytest.param(False, id="one-read"), pytest.param(True, id="read-per-event")]
 

@@ -16,7 +16,11 @@ import httpx
 import openai
 import pytest
 import yaml
-from e2e_support import (
+
+from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.fake.tokens import count_tokens
+
+from support.proxy import (
     CLIENT_TIMEOUT,
     PROJECT_CONFIG,
     UPSTREAM_KEY,
@@ -26,11 +30,6 @@ from e2e_support import (
     request_with,
     running_proxy,
 )
-
-from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.fake.tokens import count_tokens
-
-pytestmark = pytest.mark.e2e
 
 CLAUDE = "codebuddy/claude-sonnet-4.6"
 GPT = "codebuddy/gpt-5.5"

@@ -1,4 +1,4 @@
-"""Issue 5, cancellation and resources: a consumer that stops early makes the provider close the upstream
+"""Cancellation and resources: a consumer that stops early makes the provider close the upstream
 connection at once, and abandoned or finished calls leave no connection or file descriptor behind.
 
 The fake streams 2,000 events 10 ms apart (20 s), so an answer is always still in flight when the consumer stops;
@@ -18,12 +18,13 @@ from typing import Any
 import httpx
 import litellm
 import pytest
-from fault_servers import open_fds
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
 from litellm_codebuddy import codebuddy_llm
 from litellm_codebuddy.fake import FakeCodeBuddy
 from litellm_codebuddy.local import launch
+
+from support.servers import open_fds
 
 MODEL = "codebuddy/gpt-5.5"
 KEY = "ck_test.key"
@@ -31,7 +32,7 @@ LONG = [{"role": "user", "content": "hi FAKE:events=2000 FAKE:pace=0.01"}]
 SHORT = [{"role": "user", "content": "hi FAKE:events=3"}]
 DEADLINE = 1.0  # "at once": the fake must see the disconnect within a second
 FD_SLACK = 8  # pooled keep-alive connections, logging handlers and the like
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -241,7 +242,7 @@ def test_many_calls_return_to_baseline(fake: FakeCodeBuddy) -> None:
 # ------------------------------------------------------------------------------------------------ the proxy
 
 
-@pytest.mark.e2e
+@pytest.mark.proxy  # needs the proxy: not run with the faults
 def test_proxy_client_disconnect_reaches_upstream(fake: FakeCodeBuddy, tmp_path: Path) -> None:
     """A client that drops its streaming request to the LiteLLM proxy: the proxy cancels the response, the
     provider's generator closes the upstream connection (measured: about 10 ms on an idle machine)."""

@@ -1,4 +1,4 @@
-"""Issue 5, bad input: refused before anything is sent, with an error that says what is wrong.
+"""Bad input: refused before anything is sent, with an error that says what is wrong.
 
 Every case runs on the four paths against the fake and proves that not one connection reached it. Where LiteLLM
 itself looks at the input before the provider does, the tests pin what the caller really gets:

@@ -10,7 +10,12 @@ import httpx
 import litellm
 import pytest
 import respx
-from conftest import (
+
+import litellm_codebuddy
+from litellm_codebuddy import __version__, codebuddy_llm
+from litellm_codebuddy.provider.request import DEFAULT_SYSTEM_PROMPT
+
+from support.upstream import (
     FULL_USAGE,
     KEY,
     MODES,
@@ -25,10 +30,6 @@ from conftest import (
     sse,
     sse_event,
 )
-
-import litellm_codebuddy
-from litellm_codebuddy import __version__, codebuddy_llm
-from litellm_codebuddy.provider.request import DEFAULT_SYSTEM_PROMPT
 
 # ---------------------------------------------------------------- basic answer
 

@@ -1,4 +1,5 @@
-"""Live model discovery (``/v3/config``, then ``/console/enterprises/personal/models``) and its registration."""
+"""Live model discovery (``/v2/enterprises/personal/models``, then ``/v3/config``, then
+``/console/enterprises/personal/models``) and its registration."""
 
 from __future__ import annotations
 

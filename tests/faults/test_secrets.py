@@ -1,4 +1,4 @@
-"""Issue 5, secrets: the CodeBuddy key never shows, whatever happens and however loud the logging.
+"""Secrets: the CodeBuddy key never shows, whatever happens and however loud the logging.
 
 With LiteLLM's debug logging on (``litellm._turn_on_debug()``, ``litellm.set_verbose = True``, every logger at DEBUG
 captured by caplog, stdout/stderr captured at the file-descriptor level), the key must not appear in any log line,
@@ -24,18 +24,19 @@ from typing import Any
 import httpx
 import litellm
 import pytest
-from fault_servers import RawServer, refused_port, relay_to
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
 from litellm_codebuddy import codebuddy_llm
 from litellm_codebuddy.fake import FakeCodeBuddy
 from litellm_codebuddy.local import launch
 
+from support.servers import RawServer, refused_port, relay_to
+
 KEY = "ck_SECRETKEY123.abcdefSECRET"
 SECRET_PARTS = (KEY, "abcdefSECRET", "SECRETKEY123.abcdef")
 MODEL = "codebuddy/gpt-5.5"
 PATHS = ("sync", "sync_stream", "async", "async_stream")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOGGERS = ("", "LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm_codebuddy", "httpx", "httpcore")
 
 
@@ -360,7 +361,7 @@ PROXY_CASES: list[tuple[str, int]] = [
 ]
 
 
-@pytest.mark.e2e
+@pytest.mark.proxy  # needs the proxy: not run with the faults
 def test_proxy_detailed_debug_never_shows_a_key(proxy: tuple[str, Path]) -> None:
     base, log = proxy
     bodies: list[str] = []

@@ -19,7 +19,12 @@ from typing import Any
 
 import openai
 import pytest
-from e2e_support import (
+
+from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.fake.tokens import count_tokens
+from litellm_codebuddy.local.launch import start_fake, stop
+
+from support.proxy import (
     CATALOG,
     UPSTREAM_KEY,
     ConnectRecorder,
@@ -32,12 +37,6 @@ from e2e_support import (
     running_proxy,
     wait_gone,
 )
-
-from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.fake.tokens import count_tokens
-from litellm_codebuddy.local.launch import start_fake, stop
-
-pytestmark = pytest.mark.e2e
 
 MODEL = "codebuddy/gpt-5.5"
 DEFAULT_SYSTEM = {"role": "system", "content": "You are a helpful assistant."}

@@ -1,5 +1,6 @@
-"""The one-command demo (``python -m litellm_codebuddy.demo``) as a user runs it, without CODEBUDDY_API_KEY:
-it starts the built-in fake and the LiteLLM proxy, talks to them, and leaves no process behind.
+"""The one-command demo (``python -m litellm_codebuddy.local.demo``, what ``./demo.sh`` runs) as a user runs it,
+without CODEBUDDY_API_KEY: it starts the built-in fake and the LiteLLM proxy, talks to them, and leaves no
+process behind.
 
 Every process the demo starts inherits a marker variable from the environment the test gives it, so the test
 finds them in /proc whatever their session or parent.
@@ -18,10 +19,8 @@ import time
 from pathlib import Path
 
 import openai
-import pytest
-from e2e_support import NO_PROXY_ENV, PROJECT_CONFIG, kill_pids, pids_with_env, wait_gone
 
-pytestmark = pytest.mark.e2e
+from support.proxy import NO_PROXY_ENV, PROJECT_CONFIG, kill_pids, pids_with_env, wait_gone
 
 MARKER = "LITELLM_CODEBUDDY_E2E_DEMO"
 RUN_TIMEOUT = 300.0

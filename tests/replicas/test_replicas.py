@@ -31,7 +31,11 @@ from typing import Any
 import openai
 import pytest
 import yaml
-from e2e_support import (
+
+from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.local.launch import free_port, redis_binary, stop
+
+from support.proxy import (
     PROJECT_CONFIG,
     REPO,
     UPSTREAM_KEY,
@@ -43,10 +47,7 @@ from e2e_support import (
     wait_gone,
 )
 
-from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.local.launch import free_port, redis_binary, stop
-
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("replicas")]
+pytestmark = pytest.mark.xdist_group("replicas")
 
 REPLICA_CONFIG = REPO / "proxy_replicas.yaml"
 MODEL = "codebuddy/gpt-5.5"

@@ -17,10 +17,11 @@ import httpx
 import litellm
 import pytest
 import respx
-from conftest import KEY, MODEL, event, sse_response
-from fault_servers import EventServer
 
 from litellm_codebuddy.provider.ready import _buffered, probe
+
+from support.servers import EventServer
+from support.upstream import KEY, MODEL, event, sse_response
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

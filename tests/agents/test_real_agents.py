@@ -17,11 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import NO_PROXY_ENV, REPO, UPSTREAM_KEY, Proxy, marker, requests_with, running_proxy
 
 from litellm_codebuddy.fake import FakeCodeBuddy
 
-pytestmark = pytest.mark.e2e
+from support.proxy import NO_PROXY_ENV, REPO, UPSTREAM_KEY, Proxy, marker, requests_with, running_proxy
 
 AGENTS_DIR = REPO / ".agents"
 PACKAGES = ("@anthropic-ai/claude-code", "@openai/codex")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "litellm_codebuddy"
+PACKAGE = Path(__file__).resolve().parents[2] / "litellm_codebuddy"
 NAME = "litellm_codebuddy"
 
 # modules that must stay free of I/O: they may not import the account wing (token file, login, network) or httpx

@@ -25,7 +25,7 @@ import yaml
 from litellm_codebuddy.fake.tokens import prompt_tokens
 from litellm_codebuddy.local.launch import free_port, start_proxy, stop, wait_http
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROJECT_CONFIG = REPO / "proxy_config.yaml"
 UPSTREAM_KEY = "ck_test.key"
 CATALOG = ("codebuddy/gpt-5.5", "codebuddy/gpt-5.4", "codebuddy/claude-sonnet-4.6", "codebuddy/gemini-3.1-pro")

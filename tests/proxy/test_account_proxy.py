@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import Proxy, running_proxy
 
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.fake import FakeCodeBuddy
+
+from support.proxy import Proxy, running_proxy
 
 pytest.importorskip("litellm.proxy.proxy_server", reason="the proxy extra (litellm[proxy]) is not installed")
 

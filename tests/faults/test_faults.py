@@ -1,4 +1,4 @@
-"""Issue 5, fault suite: what the caller gets when the network or the gateway misbehaves.
+"""The fault suite: what the caller gets when the network or the gateway misbehaves.
 
 Every row runs on the four paths (``completion``, ``completion(stream=True)`` consumed, ``acompletion``,
 ``acompletion(stream=True)`` consumed) against the built-in fake (in-process), or against a raw socket / TLS helper
@@ -20,10 +20,11 @@ from typing import Any, NamedTuple
 
 import litellm
 import pytest
-from fault_servers import RawServer, TLSForwarder, make_certificates, refused_port, sse_http_response
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
 from litellm_codebuddy.fake import FakeCodeBuddy
+
+from support.servers import RawServer, TLSForwarder, make_certificates, refused_port, sse_http_response
 
 MODEL = "codebuddy/gpt-5.5"
 KEY = "ck_test.key"

@@ -17,7 +17,12 @@ import httpx
 import litellm
 import pytest
 import respx
-from conftest import (
+
+from litellm_codebuddy import codebuddy_llm
+from litellm_codebuddy.endpoint import redact
+from litellm_codebuddy.provider.errors import error_from_body, error_from_response, status_error, upstream_of
+
+from support.upstream import (
     FULL_USAGE,
     KEY,
     MODEL,
@@ -33,10 +38,6 @@ from conftest import (
     sse,
     unwrap,
 )
-
-from litellm_codebuddy import codebuddy_llm
-from litellm_codebuddy.endpoint import redact
-from litellm_codebuddy.provider.errors import error_from_body, error_from_response, status_error, upstream_of
 
 # code -> (expected class, words the message must contain)
 CODES: dict[int, tuple[type[Exception], str]] = {

@@ -24,7 +24,7 @@ from litellm_codebuddy.local.launch import fake_command, stop
 
 KEY = "ck_test.secret"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-API-Key": KEY}
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_body(text: str = "hello world", **extra: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from typing import Any
 
 import litellm
 import pytest
-from conftest import KEY
 
 from litellm_codebuddy import __version__, codebuddy_llm
 from litellm_codebuddy.account.credentials import resolve_key as resolve_api_key
@@ -23,6 +22,8 @@ from litellm_codebuddy.provider.request import (
     prepare_tools,
     resolve_url,
 )
+
+from support.upstream import KEY
 
 SYS = {"role": "system", "content": DEFAULT_SYSTEM_PROMPT}
 

@@ -12,11 +12,12 @@ import textwrap
 import litellm
 import pytest
 import respx
-from conftest import call
 
 import litellm_codebuddy
 from litellm_codebuddy import CodeBuddyLLM, codebuddy_llm
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS
+
+from support.upstream import call
 
 MODELS = sorted(CONTEXT_WINDOWS)
 

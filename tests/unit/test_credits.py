@@ -14,13 +14,14 @@ import litellm
 import pytest
 import respx
 import yaml
-from conftest import FULL_USAGE, KEY, MODES, STREAM_MODES, URL, USER, call, ok_response
 from litellm.integrations.custom_logger import CustomLogger
 
 from litellm_codebuddy.account.credits import CREDITS_BODY, CreditsError, fetch_credits, parse_credits
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.cli import main
 from litellm_codebuddy.cli.explain import EXIT_AUTH, EXIT_NETWORK, EXIT_NOT_CONFIGURED, EXIT_OK
+
+from support.upstream import FULL_USAGE, KEY, MODES, STREAM_MODES, URL, USER, call, ok_response
 
 BILLING = "https://www.codebuddy.ai/v2/billing/meter/get-user-resource"
 USAGE = {**FULL_USAGE, "credit": 0.25}
