@@ -34,6 +34,7 @@ __all__ = [
     "COALESCE_ENV",
     "AsyncByteSource",
     "AsyncCoalescer",
+    "Backlog",
     "ByteSource",
     "SyncCoalescer",
     "async_source",
@@ -88,44 +89,59 @@ class AsyncByteSource(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _Body:
-    """The response body as httpx hands it over."""
-
-    def __init__(self, resp: httpx.Response) -> None:
-        self.resp = resp
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self.resp.iter_bytes()
-
-    def close(self) -> None:
-        self.resp.close()
-
-
-class _AsyncBody:
-    def __init__(self, resp: httpx.Response) -> None:
-        self.resp = resp
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self.resp.aiter_bytes()
-
-    async def aclose(self) -> None:
-        await self.resp.aclose()
-
-
 def sync_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> ByteSource:
     """The body of ``resp``: through the coalescing window when ``window`` > 0, else in ready pieces where
-    :func:`.ready.probe` can tell what is ready, else as httpx hands it over."""
+    :func:`.ready.probe` can tell what is ready, else one read per piece (as httpx hands it over)."""
     if window:
         return SyncCoalescer(resp, window, armed)
-    ready = probe(resp)
-    return ReadyBody(resp, ready, armed) if ready is not None else _Body(resp)
+    return ReadyBody(resp, probe(resp), armed)
 
 
 def async_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> AsyncByteSource:
     if window:
         return AsyncCoalescer(resp, window, armed)
-    ready = probe(resp)
-    return AsyncReadyBody(resp, ready, armed) if ready is not None else _AsyncBody(resp)
+    return AsyncReadyBody(resp, probe(resp), armed)
+
+
+class Backlog:
+    """What a coalescing reader has read and its consumer not yet taken, and when the oldest of it arrived: the
+    bookkeeping both coalescers share (pure; the sync one guards it with its lock, the async one with its loop)."""
+
+    __slots__ = ("end", "first", "parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.first = 0.0  # when the oldest waiting read arrived (the clock of the reader's choice)
+        self.end: Any = None  # None while the body goes on; then _END, or the exception the read raised
+
+    def add(self, raw: bytes, now: float) -> None:
+        if not self.parts:
+            self.first = now
+        self.parts.append(raw)
+        self.size += len(raw)
+
+    def full(self) -> bool:
+        """The reader is ``_BACKLOG`` bytes ahead of its consumer: it waits for room."""
+        return self.size > _BACKLOG
+
+    def holds(self, armed: Callable[[], bool]) -> bool:
+        """The consumer should wait for the window's deadline (``first + window``) before taking: there is
+        something to take, the body goes on, and a first chunk was handed on (the first is never held)."""
+        return bool(self.parts) and self.end is None and armed()
+
+    def take(self) -> bytes | None:
+        """Everything waiting, as one piece (None when nothing is)."""
+        parts = self.parts
+        if not parts:
+            return None
+        self.parts, self.size = [], 0
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def finish(self) -> None:
+        """Nothing waits: the body ended (return) or failed (raise what the read raised)."""
+        if self.end is not _END:
+            raise self.end
 
 
 class SyncCoalescer:
@@ -137,64 +153,54 @@ class SyncCoalescer:
     def __init__(self, resp: httpx.Response, window: float, armed: Callable[[], bool]) -> None:
         self.resp, self.window, self.armed = resp, window, armed
         self.cond = threading.Condition(threading.Lock())
-        self.pending: list[bytes] = []
-        self.size = 0
-        self.first = 0.0
-        self.end: Any = None
+        self.backlog = Backlog()
         self.want = True  # the consumer waits for any piece (not only for its deadline)
         self.stop = False
         self.thread = threading.Thread(target=self._read, name="codebuddy-stream-reader", daemon=True)
         self.thread.start()
 
     def _read(self) -> None:
-        cond = self.cond
+        cond, backlog = self.cond, self.backlog
         end: Any = _END
         try:
             for raw in self.resp.iter_bytes():
                 with cond:
                     if self.stop:
                         return
-                    if not self.pending:
-                        self.first = time.monotonic()
-                    self.pending.append(raw)
-                    self.size += len(raw)
+                    backlog.add(raw, time.monotonic())
                     if self.want:
                         cond.notify()
-                    while self.size > _BACKLOG and not self.stop:
+                    while backlog.full() and not self.stop:
                         cond.wait(0.1)
         except BaseException as exc:
             end = exc
         finally:
             with cond:
-                self.end = end
+                backlog.end = end
                 cond.notify()
 
     def __iter__(self) -> Iterator[bytes]:
-        cond, window = self.cond, self.window
+        cond, window, backlog = self.cond, self.window, self.backlog
         while True:
             with cond:
-                while not self.pending and self.end is None:
+                while not backlog.parts and backlog.end is None:
                     self.want = True
                     cond.wait()
-                if self.pending and self.end is None and self.armed():
+                if backlog.holds(self.armed):
                     self.want = False  # only the deadline or the end of the stream wakes us
-                    deadline = self.first + window
-                    while self.end is None:
+                    deadline = backlog.first + window
+                    while backlog.end is None:
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
                             break
                         cond.wait(remaining)
-                pending, end = self.pending, self.end
-                if pending:
-                    self.pending = []
-                    self.size = 0
+                piece = backlog.take()
+                if piece is not None:
                     cond.notify()  # room for a reader waiting on the backlog
-            if pending:
-                yield pending[0] if len(pending) == 1 else b"".join(pending)
-                continue
-            if end is _END:
+            if piece is None:
+                backlog.finish()
                 return
-            raise end
+            yield piece
 
     def close(self) -> None:
         """Stop the reader at once: shut the socket down when it is still reading (that wakes a blocked read)."""
@@ -212,16 +218,13 @@ class SyncCoalescer:
 
 
 class AsyncCoalescer:
-    """The async twin of :class:`SyncCoalescer`: a reader task appends pieces, the consumer takes what is
-    ready, waiting at most until the first waiting piece is ``window`` old. An in-flight read is never
+    """:class:`SyncCoalescer` on an async response: a reader task adds to the same :class:`Backlog`, the consumer
+    takes what is there, waiting at most until the first waiting piece is ``window`` old. An in-flight read is never
     cancelled except when the stream is closed."""
 
     def __init__(self, resp: httpx.Response, window: float, armed: Callable[[], bool]) -> None:
         self.resp, self.window, self.armed = resp, window, armed
-        self.pending: list[bytes] = []
-        self.size = 0
-        self.first = 0.0
-        self.end: Any = None
+        self.backlog = Backlog()
         self.waiter: asyncio.Future[None] | None = None
         self.wake_on_data = True
         self.space: asyncio.Future[None] | None = None
@@ -247,35 +250,34 @@ class AsyncCoalescer:
             waiter.set_result(None)
 
     async def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        backlog = self.backlog
         try:
             async for raw in self.resp.aiter_bytes():
-                if not self.pending:
-                    self.first = loop.time()
-                self.pending.append(raw)
-                self.size += len(raw)
+                backlog.add(raw, loop.time())
                 self._wake(True)
-                if self.size > _BACKLOG:
+                if backlog.full():
                     self.space = loop.create_future()
                     await self.space
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            self.end = exc
+            backlog.end = exc
         else:
-            self.end = _END
+            backlog.end = _END
         self._wake(False)
 
     async def pieces(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
+        backlog = self.backlog
         task = loop.create_task(self._read(loop))
         try:
             while True:
-                if not self.pending and self.end is None:
+                if not backlog.parts and backlog.end is None:
                     self.wake_on_data = True
                     self.waiter = loop.create_future()
                     await self.waiter
-                if self.pending and self.end is None and self.armed():
-                    deadline = self.first + self.window
+                if backlog.holds(self.armed):
+                    deadline = backlog.first + self.window
                     if deadline > loop.time():
                         self.wake_on_data = False  # only the deadline or the end of the stream wakes us
                         self.waiter = waiter = loop.create_future()
@@ -284,16 +286,14 @@ class AsyncCoalescer:
                             await waiter
                         finally:
                             timer.cancel()
-                if self.pending:
-                    pending, self.pending, self.size = self.pending, [], 0
-                    space, self.space = self.space, None
-                    if space is not None and not space.done():
-                        space.set_result(None)
-                    yield pending[0] if len(pending) == 1 else b"".join(pending)
-                    continue
-                if self.end is _END:
+                piece = backlog.take()
+                if piece is None:
+                    backlog.finish()
                     return
-                raise self.end
+                space, self.space = self.space, None
+                if space is not None and not space.done():
+                    space.set_result(None)
+                yield piece
         finally:
             if not task.done():
                 task.cancel()

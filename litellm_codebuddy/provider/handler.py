@@ -156,20 +156,13 @@ class CodeBuddyLLM(CustomLLM):
         source = sync_source(resp, ex.call.coalesce, lambda: ex.state.delivered)
         pump = Pump(ex.state)
         try:
-            pieces = iter(source)
-            try:
-                for raw in pieces:
-                    yield from pump.feed(raw)
-                    if pump.done():
-                        for rest in pieces:
-                            if not pump.drain(rest):
-                                break
-                        break
-                else:
-                    yield from pump.flush()
-            except _STREAM_FAILURES as exc:
-                raise ex.failed(exc) from None
-            yield from pump.close()
+            for raw in source:
+                yield from pump.push(raw)
+                if not pump.reading():
+                    break
+            yield from pump.end()
+        except _STREAM_FAILURES as exc:
+            raise ex.failed(exc) from None
         finally:
             source.close()
 
@@ -216,23 +209,15 @@ class CodeBuddyLLM(CustomLLM):
         source = async_source(resp, ex.call.coalesce, lambda: ex.state.delivered)
         pump = Pump(ex.state)
         try:
-            pieces = aiter(source)
-            try:
-                async for raw in pieces:
-                    for chunk in pump.feed(raw):
-                        yield chunk
-                    if pump.done():
-                        async for rest in pieces:
-                            if not pump.drain(rest):
-                                break
-                        break
-                else:
-                    for chunk in pump.flush():
-                        yield chunk
-            except _STREAM_FAILURES as exc:
-                raise ex.failed(exc) from None
-            for chunk in pump.close():
+            async for raw in source:
+                for chunk in pump.push(raw):
+                    yield chunk
+                if not pump.reading():
+                    break
+            for chunk in pump.end():
                 yield chunk
+        except _STREAM_FAILURES as exc:
+            raise ex.failed(exc) from None
         finally:
             await source.aclose()
 

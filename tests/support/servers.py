@@ -182,11 +182,23 @@ class EventServer:
 
     ``hold(k)`` runs before event ``k`` is written (k = ``events`` for the finishing event and [DONE]); after the
     last chunk, ``sent`` is set once the kernel has passed every byte to the client (nothing left in flight).
-    ``connections`` and ``disconnects`` count TCP connections opened and ended.
+    ``connections`` and ``disconnects`` count TCP connections opened and ended. With ``tls``, HTTPS (each ``send``
+    one TLS record); with ``together``, the head and every chunk go out in one ``send`` (the client's first read
+    finds the whole answer).
     """
 
-    def __init__(self, events: int = 200, hold: Callable[[int], None] | None = None) -> None:
-        self.events, self.hold = events, hold
+    def __init__(
+        self,
+        events: int = 200,
+        hold: Callable[[int], None] | None = None,
+        tls: Certificates | None = None,
+        together: bool = False,
+    ) -> None:
+        self.events, self.hold, self.together = events, hold, together
+        self.tls: ssl.SSLContext | None = None
+        if tls is not None:
+            self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.tls.load_cert_chain(tls.cert, tls.key)
         self.connections = self.disconnects = self.requests = 0
         self.sent = threading.Event()
         self._raw = RawServer()
@@ -194,7 +206,7 @@ class EventServer:
 
     @property
     def url(self) -> str:
-        return self._raw.url
+        return self._raw.url.replace("http:", "https:") if self.tls is not None else self._raw.url
 
     def __enter__(self) -> EventServer:
         self._raw.__enter__()
@@ -206,6 +218,9 @@ class EventServer:
     def _answer(self, conn: socket.socket) -> None:
         self.connections += 1
         try:
+            if self.tls is not None:
+                conn.settimeout(30)
+                conn = self.tls.wrap_socket(conn, server_side=True)
             with conn:
                 conn.settimeout(30)
                 while _read_request(conn):
@@ -217,7 +232,9 @@ class EventServer:
             self.disconnects += 1
 
     def _stream(self, conn: socket.socket) -> None:
-        conn.sendall(
+        held: list[bytes] = []
+        send = held.append if self.together else conn.sendall
+        send(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
             b"Connection: keep-alive\r\n\r\n"
         )
@@ -225,8 +242,10 @@ class EventServer:
             if self.hold is not None:
                 self.hold(k)
             data = event_bytes(k) if k < self.events else _FINISH + b"\n\n" + b"data: [DONE]\n\n"
-            conn.sendall(b"%x\r\n%b\r\n" % (len(data), data))
-        conn.sendall(b"0\r\n\r\n")
+            send(b"%x\r\n%b\r\n" % (len(data), data))
+        send(b"0\r\n\r\n")
+        if held:
+            conn.sendall(b"".join(held))
         for _ in range(1000):  # until the kernel has handed every byte to the client (loopback: at once)
             if not _unsent(conn):
                 break
