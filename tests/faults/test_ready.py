@@ -66,10 +66,14 @@ async def _async_stream(url: str, on_chunk: Callable[[int], Any] = lambda i: Non
 # ------------------------------------------------------------------------------------ a consumer that fell behind
 
 
-def _behind_server(events: int, tls: Certificates | None = None) -> tuple[EventServer, threading.Event]:
-    """Event 0 goes out; the rest (each its own chunk) only once the consumer has its first chunk."""
+def _behind_server(
+    events: int, tls: Certificates | None = None, one_write: bool = False
+) -> tuple[EventServer, threading.Event]:
+    """Event 0 goes out; the rest (each its own chunk; with ``one_write``, all in one send) only once the consumer
+    has its first chunk."""
     first = threading.Event()
-    server = EventServer(events, hold=lambda k: k == 1 and first.wait(10), tls=tls)
+    cuts = (1,) if one_write else None
+    server = EventServer(events, hold=lambda k: k == 1 and first.wait(10), tls=tls, cut_before=cuts)
     return server, first
 
 
@@ -124,9 +128,9 @@ def test_a_paced_server_still_gives_one_chunk_per_event(path: str) -> None:
     assert _texts(chunks) == [f"w{k} " for k in range(20)]
 
 
-def _behind(path: str, events: int, tls: Certificates | None = None) -> list[str]:
+def _behind(path: str, events: int, tls: Certificates | None = None, one_write: bool = False) -> list[str]:
     """The texts a consumer gets when the whole stream after event 0 reaches this process while it holds event 0."""
-    server, first = _behind_server(events, tls)
+    server, first = _behind_server(events, tls, one_write)
     kw: dict[str, Any] = {"ssl_verify": str(tls.ca)} if tls is not None else {}
     with server:
         if path == "sync":
@@ -173,16 +177,17 @@ def test_over_tls_a_consumer_that_fell_behind_gets_the_backlog_in_one_chunk(path
 def test_over_tls_reads_smaller_than_a_record_leave_decrypted_bytes_that_count(
     path: str, certs: Certificates, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """httpcore reading 64 bytes at a time: part of each record stays decrypted in the TLS layer."""
+    """httpcore reading 64 bytes at a time, the rest of the stream in one TLS record: after the first read of it,
+    everything waits decrypted in the TLS layer (the socket is empty)."""
     monkeypatch.setattr(httpcore.HTTP11Connection, "READ_NUM_BYTES", 64)
     monkeypatch.setattr(httpcore.AsyncHTTP11Connection, "READ_NUM_BYTES", 64)
-    assert _behind(path, 100, certs) == ["w0 ", _words(1, 100)]
+    assert _behind(path, 80, certs, one_write=True) == ["w0 ", _words(1, 80)]
 
 
 @pytest.mark.parametrize("path", ["sync", "async"])
 def test_over_tls_the_first_event_goes_out_alone_even_when_more_is_ready(path: str, certs: Certificates) -> None:
     """The whole answer reaches the client in its first read (one TLS record)."""
-    with EventServer(50, tls=certs, together=True) as server:
+    with EventServer(50, tls=certs, cut_before=()) as server:
         if path == "sync":
             chunks = _sync_stream(server.url, ssl_verify=str(certs.ca))
         else:

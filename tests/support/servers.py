@@ -183,8 +183,8 @@ class EventServer:
     ``hold(k)`` runs before event ``k`` is written (k = ``events`` for the finishing event and [DONE]); after the
     last chunk, ``sent`` is set once the kernel has passed every byte to the client (nothing left in flight).
     ``connections`` and ``disconnects`` count TCP connections opened and ended. With ``tls``, HTTPS (each ``send``
-    one TLS record); with ``together``, the head and every chunk go out in one ``send`` (the client's first read
-    finds the whole answer).
+    one TLS record); with ``cut_before`` (event numbers), the answer goes out in a few ``send`` s instead, cut
+    before each of those events (one read finds each part; over TLS, one record each up to 16 KB).
     """
 
     def __init__(
@@ -192,9 +192,9 @@ class EventServer:
         events: int = 200,
         hold: Callable[[int], None] | None = None,
         tls: Certificates | None = None,
-        together: bool = False,
+        cut_before: tuple[int, ...] | None = None,
     ) -> None:
-        self.events, self.hold, self.together = events, hold, together
+        self.events, self.hold, self.cut_before = events, hold, cut_before
         self.tls: ssl.SSLContext | None = None
         if tls is not None:
             self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -233,12 +233,16 @@ class EventServer:
 
     def _stream(self, conn: socket.socket) -> None:
         held: list[bytes] = []
-        send = held.append if self.together else conn.sendall
+        cuts = self.cut_before
+        send = held.append if cuts is not None else conn.sendall
         send(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
             b"Connection: keep-alive\r\n\r\n"
         )
         for k in range(self.events + 1):
+            if cuts and k in cuts:
+                conn.sendall(b"".join(held))
+                held.clear()
             if self.hold is not None:
                 self.hold(k)
             data = event_bytes(k) if k < self.events else _FINISH + b"\n\n" + b"data: [DONE]\n\n"
