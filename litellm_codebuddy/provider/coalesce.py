@@ -1,15 +1,16 @@
-"""Where a stream's bytes come from: everything that is ready at each step (:mod:`.ready`, by default), the body
-as httpx hands it over (where readiness cannot be known), or the opt-in coalescing window.
+"""Where a stream's bytes come from (an optimisation; the package docstring describes the whole path): everything
+that is ready at each step (:mod:`.ready`, by default; one read per piece where readiness cannot be known), or the
+opt-in coalescing window.
 
 All have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
 ``close()`` / ``aclose()`` (which also closes the response). :func:`sync_source` and :func:`async_source` pick one.
 
-The coalescing window is off by default (see the README's Performance section).
-
-Once a first chunk has been handed on, network reads that arrive within ``window`` seconds of the oldest one still
+The coalescing window (``coalesce_ms`` of the call or the deployment, or ``CODEBUDDY_STREAM_COALESCE_MS``): once
+a first chunk has been handed on, network reads that arrive within ``window`` seconds of the oldest one still
 waiting are merged into one piece, so LiteLLM's per-chunk cost is paid once per window instead of once per event.
 Nothing is held longer than the window, order is kept, the end of the stream goes at once, and closing the stream
-closes the upstream connection at once.
+closes the upstream connection at once. A reader thread (sync) or task (async) reads while the consumer waits;
+:class:`Backlog` is what both share.
 """
 
 from __future__ import annotations
