@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import litellm
 
-from .coalesce import coalesce_window
+from .window import Window, coalesce_window
 
 __all__ = ["Call"]
 
@@ -37,8 +37,8 @@ class Call:
     timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(DEFAULT_TIMEOUT))
     verify: bool | str = True
     """TLS verification: a bool, or a CA bundle path (``ssl_verify``, the LiteLLM way)"""
-    coalesce: float = 0.0
-    """the opt-in coalescing window in seconds (0 = off)"""
+    coalesce: Window = field(default_factory=Window)
+    """the coalescing window (:mod:`.window`; none unless asked for)"""
     client: Any = field(default=None, repr=False, compare=False)
     logging_obj: Any = field(default=None, repr=False, compare=False)
     model_response: Any = field(default=None, repr=False, compare=False)
@@ -77,7 +77,7 @@ class Call:
             verify=_verify(deployment.get("ssl_verify")),
             coalesce=coalesce_window(params.get("coalesce_ms"), deployment.get("coalesce_ms"), model)
             if stream
-            else 0.0,
+            else Window(),
             client=client,
             logging_obj=logging_obj,
             model_response=model_response,

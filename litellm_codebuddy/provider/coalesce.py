@@ -5,9 +5,9 @@ opt-in coalescing window.
 All have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
 ``close()`` / ``aclose()`` (which also closes the response). :func:`sync_source` and :func:`async_source` pick one.
 
-The coalescing window (``coalesce_ms`` of the call or the deployment, or ``CODEBUDDY_STREAM_COALESCE_MS``): once
-a first chunk has been handed on, network reads that arrive within ``window`` seconds of the oldest one still
-waiting are merged into one piece, so LiteLLM's per-chunk cost is paid once per window instead of once per event.
+The coalescing window (:mod:`.window`: fixed, or following how busy the process is): once a first chunk has been
+handed on, network reads that arrive within the window of the oldest one still waiting are merged into one piece,
+so LiteLLM's per-chunk cost is paid once per window instead of once per event.
 Nothing is held longer than the window, order is kept, the end of the stream goes at once, and closing the stream
 closes the upstream connection at once. A reader thread (sync) or task (async) reads while the consumer waits;
 :class:`Backlog` is what both share.
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import os
 import socket
 import threading
 import time
@@ -26,10 +24,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
 import httpx
-import litellm
 
-from ..endpoint import PROVIDER
 from .ready import AsyncReadyBody, ReadyBody, probe
+from .window import COALESCE_ENV, METER, Window
 
 __all__ = [
     "COALESCE_ENV",
@@ -39,43 +36,11 @@ __all__ = [
     "ByteSource",
     "SyncCoalescer",
     "async_source",
-    "coalesce_window",
     "sync_source",
 ]
 
-logger = logging.getLogger(__name__)
-
-COALESCE_ENV = "CODEBUDDY_STREAM_COALESCE_MS"
-_MAX_WINDOW_MS = 10_000.0
 _BACKLOG = 4 << 20  # bytes a coalescing reader may read ahead of its consumer
 _END = object()
-
-
-def coalesce_window(call_value: Any = None, deployment_value: Any = None, model: str = "") -> float:
-    """The window in seconds (0 = off): ``coalesce_ms`` of the call, else of the deployment, else
-    ``CODEBUDDY_STREAM_COALESCE_MS``. A bad value given to the call is a BadRequestError; a bad environment value
-    is logged and ignored."""
-    value, source = call_value, "coalesce_ms"
-    if value is None:
-        value = deployment_value
-    if value is None:
-        value, source = os.environ.get(COALESCE_ENV), COALESCE_ENV
-    if value is None or value == "":
-        return 0.0
-    try:
-        ms = float(value)
-        if not 0 <= ms <= _MAX_WINDOW_MS:
-            raise ValueError
-    except (TypeError, ValueError):
-        if source == COALESCE_ENV:
-            logger.warning("%s=%r is not a number of milliseconds in [0, 10000]: coalescing stays off", source, value)
-            return 0.0
-        raise litellm.BadRequestError(
-            message=f"coalesce_ms must be a number of milliseconds in [0, 10000], got {value!r}",
-            model=str(model),
-            llm_provider=PROVIDER,
-        ) from None
-    return ms / 1000.0
 
 
 class ByteSource(Protocol):
@@ -90,7 +55,7 @@ class AsyncByteSource(Protocol):
     async def aclose(self) -> None: ...
 
 
-def sync_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> ByteSource:
+def sync_source(resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> ByteSource:
     """The body of ``resp``: through the coalescing window when ``window`` > 0, else in ready pieces where
     :func:`.ready.probe` can tell what is ready, else one read per piece (as httpx hands it over)."""
     if window:
@@ -98,7 +63,7 @@ def sync_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) 
     return ReadyBody(resp, probe(resp), armed)
 
 
-def async_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> AsyncByteSource:
+def async_source(resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> AsyncByteSource:
     if window:
         return AsyncCoalescer(resp, window, armed)
     return AsyncReadyBody(resp, probe(resp), armed)
@@ -126,10 +91,14 @@ class Backlog:
         """The reader is ``_BACKLOG`` bytes ahead of its consumer: it waits for room."""
         return self.size > _BACKLOG
 
-    def holds(self, armed: Callable[[], bool]) -> bool:
-        """The consumer should wait for the window's deadline (``first + window``) before taking: there is
-        something to take, the body goes on, and a first chunk was handed on (the first is never held)."""
-        return bool(self.parts) and self.end is None and armed()
+    def deadline(self, window: Window, armed: Callable[[], bool], now: float) -> float | None:
+        """Until when the consumer should wait before taking (the oldest read's arrival plus the window as it is
+        now), or None to take at once: nothing to take, the body ended, or no chunk was handed on yet (the first
+        is never held)."""
+        if not self.parts or self.end is not None or not armed():
+            return None
+        deadline = self.first + window.seconds(now)
+        return deadline if deadline > now else None
 
     def take(self) -> bytes | None:
         """Everything waiting, as one piece (None when nothing is)."""
@@ -151,7 +120,7 @@ class SyncCoalescer:
     response while it runs and wakes the consumer only when it waits for a first piece or the stream ends;
     nothing that arrived is held longer than the window."""
 
-    def __init__(self, resp: httpx.Response, window: float, armed: Callable[[], bool]) -> None:
+    def __init__(self, resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> None:
         self.resp, self.window, self.armed = resp, window, armed
         self.cond = threading.Condition(threading.Lock())
         self.backlog = Backlog()
@@ -165,10 +134,12 @@ class SyncCoalescer:
         end: Any = _END
         try:
             for raw in self.resp.iter_bytes():
+                now = time.monotonic()
+                METER.tick(now)
                 with cond:
                     if self.stop:
                         return
-                    backlog.add(raw, time.monotonic())
+                    backlog.add(raw, now)
                     if self.want:
                         cond.notify()
                     while backlog.full() and not self.stop:
@@ -187,9 +158,9 @@ class SyncCoalescer:
                 while not backlog.parts and backlog.end is None:
                     self.want = True
                     cond.wait()
-                if backlog.holds(self.armed):
+                deadline = backlog.deadline(window, self.armed, time.monotonic())
+                if deadline is not None:
                     self.want = False  # only the deadline or the end of the stream wakes us
-                    deadline = backlog.first + window
                     while backlog.end is None:
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
@@ -223,7 +194,7 @@ class AsyncCoalescer:
     takes what is there, waiting at most until the first waiting piece is ``window`` old. An in-flight read is never
     cancelled except when the stream is closed."""
 
-    def __init__(self, resp: httpx.Response, window: float, armed: Callable[[], bool]) -> None:
+    def __init__(self, resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> None:
         self.resp, self.window, self.armed = resp, window, armed
         self.backlog = Backlog()
         self.waiter: asyncio.Future[None] | None = None
@@ -254,7 +225,9 @@ class AsyncCoalescer:
         backlog = self.backlog
         try:
             async for raw in self.resp.aiter_bytes():
-                backlog.add(raw, loop.time())
+                now = loop.time()
+                METER.tick(now)
+                backlog.add(raw, now)
                 self._wake(True)
                 if backlog.full():
                     self.space = loop.create_future()
@@ -277,16 +250,15 @@ class AsyncCoalescer:
                     self.wake_on_data = True
                     self.waiter = loop.create_future()
                     await self.waiter
-                if backlog.holds(self.armed):
-                    deadline = backlog.first + self.window
-                    if deadline > loop.time():
-                        self.wake_on_data = False  # only the deadline or the end of the stream wakes us
-                        self.waiter = waiter = loop.create_future()
-                        timer = loop.call_at(deadline, _resolve, waiter)
-                        try:
-                            await waiter
-                        finally:
-                            timer.cancel()
+                deadline = backlog.deadline(self.window, self.armed, loop.time())
+                if deadline is not None:
+                    self.wake_on_data = False  # only the deadline or the end of the stream wakes us
+                    self.waiter = waiter = loop.create_future()
+                    timer = loop.call_at(deadline, _resolve, waiter)
+                    try:
+                        await waiter
+                    finally:
+                        timer.cancel()
                 piece = backlog.take()
                 if piece is None:
                     backlog.finish()
