@@ -108,7 +108,7 @@ def start_fake(tls: bool) -> tuple[subprocess.Popen[bytes], str, str | None]:
 # ------------------------------------------------------------------------------------------------ the proxy
 
 
-def proxy_config(path: Path, base: str, windows: list[float]) -> dict[str, str]:
+def proxy_config(path: Path, base: str, windows: list[str]) -> dict[str, str]:
     """The shipped proxy_config.yaml, plus an ``openai/`` deployment (and ``codebuddy/`` ones with explicit windows)
     on the same fake; returns the model names by label."""
     config = yaml.safe_load((ROOT / "proxy_config.yaml").read_text())
@@ -116,8 +116,8 @@ def proxy_config(path: Path, base: str, windows: list[float]) -> dict[str, str]:
     names = {"codebuddy/ (shipped config)": "codebuddy/gpt-5.5"}
     for ms in windows:
         params = {**shipped["litellm_params"], "coalesce_ms": ms}
-        config["model_list"].append({"model_name": f"cb-window-{ms:g}", "litellm_params": params})
-        names[f"codebuddy/ coalesce_ms={ms:g}"] = f"cb-window-{ms:g}"
+        config["model_list"].append({"model_name": f"cb-window-{ms}", "litellm_params": params})
+        names[f"codebuddy/ coalesce_ms={ms}"] = f"cb-window-{ms}"
     config["model_list"].append(
         {
             "model_name": "oa",
@@ -218,11 +218,11 @@ def main() -> int:
     parser.add_argument("--pace", type=float, default=0.01, help="seconds between events (default 0.01)")
     parser.add_argument("--jitter", type=float, default=0.004, help="the fake's jitter= directive (seconds)")
     parser.add_argument("--plain", action="store_true", help="plain HTTP to the fake instead of TLS")
-    parser.add_argument("--windows", default="", help="also codebuddy/ with these coalesce_ms, e.g. 20,50")
+    parser.add_argument("--windows", default="", help="also codebuddy/ with these coalesce_ms, e.g. 0,20,auto")
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 5)
     n = args.events or (100 if args.quick else 300)
-    windows = [float(w) for w in args.windows.split(",") if w.strip()]
+    windows = [w.strip() for w in args.windows.split(",") if w.strip()]
     tls = not args.plain
 
     load = os.getloadavg()
