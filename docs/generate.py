@@ -30,8 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "litellm_codebuddy"
 
-MARKER = re.compile(r"<!-- generated: ([\w-]+) -->\n(.*?)<!-- end generated -->", re.DOTALL)
-OPENING = re.compile(r"<!-- generated: ([\w-]+) -->")
+# a marker is a whole line of its own (so prose can quote one)
+MARKER = re.compile(r"^<!-- generated: ([\w-]+) -->\n(.*?)^<!-- end generated -->$", re.DOTALL | re.MULTILINE)
+OPENING = re.compile(r"^<!-- generated: ([\w-]+) -->$", re.MULTILINE)
 
 
 def _setup() -> None:
@@ -306,6 +307,16 @@ def layout() -> str:
     return table(("module", "what it is (its docstring's first paragraph)"), rows)
 
 
+def kinds() -> str:
+    """The kinds of tests: the pytest markers declared in pyproject.toml, each a folder under tests/."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    block = re.search(r"^markers = \[\n(.*?)^\]", text, re.DOTALL | re.MULTILINE)
+    if block is None:
+        raise ValueError("pyproject.toml: no pytest markers")
+    rows = re.findall(r'^\s*"(\w+): (.*)",?$', block.group(1), re.MULTILINE)
+    return table(("kind", "folder", "what the tests use"), ((n, _code(f"tests/{n}/"), what) for n, what in rows))
+
+
 #: table name (in the page's marker) -> the function that writes it
 TABLES: dict[str, Callable[[], str]] = {
     "codes": codes,
@@ -316,6 +327,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "settings": settings,
     "environment": environment,
     "layout": layout,
+    "kinds": kinds,
 }
 
 
@@ -365,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for path in stale:
-        shown = path.relative_to(ROOT)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         if args.check:
             print(f"out of date: {shown} (run: python docs/generate.py)", file=sys.stderr)
         else:

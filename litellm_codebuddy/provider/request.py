@@ -188,13 +188,14 @@ def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[
 
     - all system and developer messages become one system message at the front (texts joined by a blank
       line, in order, never rewritten); "You are a helpful assistant." when there is none
-      (docs/gateway.md#system-message-first, #developer-role, #unapproved-channel);
-    - empty user, system and assistant-without-tool-calls messages are dropped (#empty-content);
-    - consecutive assistant messages are merged (#consecutive-assistants); ``reasoning_content`` is not sent back
-      (#no-reasoning-in-history);
+      (docs/gateway.md#system-message-first, docs/gateway.md#developer-role, docs/gateway.md#unapproved-channel);
+    - empty user, system and assistant-without-tool-calls messages are dropped (docs/gateway.md#empty-content);
+    - consecutive assistant messages are merged (docs/gateway.md#consecutive-assistants); ``reasoning_content`` is
+      not sent back (docs/gateway.md#no-reasoning-in-history);
     - tool messages and assistant ``tool_calls`` are kept as they are; image parts take the exact shape
-      (#image-parts);
-    - the order of everything else is kept, so the gateway's prefix cache keeps hitting (#message-order-kept).
+      (docs/gateway.md#image-parts);
+    - the order of everything else is kept, so the gateway's prefix cache keeps hitting
+      (docs/gateway.md#message-order-kept).
     """
     system_texts: list[str] = []
     out: list[dict[str, Any]] = []
