@@ -178,6 +178,15 @@ def catalog() -> str:
     return table(header, rows)
 
 
+def model_ids() -> str:
+    """The catalog's model names, in one line."""
+    _setup()
+    from litellm_codebuddy.catalog import CONTEXT_WINDOWS
+    from litellm_codebuddy.endpoint import PROVIDER
+
+    return ", ".join(_code(f"{PROVIDER}/{model_id}") for model_id in CONTEXT_WINDOWS)
+
+
 def thinking() -> str:
     """Anthropic ``thinking`` -> ``reasoning_effort``: ``effort_from_thinking`` called on each row's input."""
     _setup()
@@ -322,6 +331,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "codes": codes,
     "statuses": statuses,
     "catalog": catalog,
+    "model-ids": model_ids,
     "thinking": thinking,
     "exit-codes": exit_codes,
     "settings": settings,
