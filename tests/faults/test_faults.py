@@ -22,7 +22,7 @@ import litellm
 import pytest
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
 
 from support.servers import RawServer, TLSForwarder, make_certificates, refused_port, sse_http_response
 
