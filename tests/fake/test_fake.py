@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -488,6 +488,18 @@ def test_set_fault_and_bad_directives(fake: FakeCodeBuddy) -> None:
     assert parse_faults("FAKE:cut=reset, crlf") == Faults(cut="reset", crlf=True)
 
 
+def test_directive_precedence_message_over_header_over_set_fault(fake: FakeCodeBuddy) -> None:
+    url = f"{fake.base_url}/chat/completions"
+    fake.set_fault("events=2 crlf")
+    header = {**HEADERS, "X-Fake-Fault": "events=3"}
+    raw = httpx.post(url, json=make_body("a FAKE:events=4"), headers=header).content
+    assert content_of(chunks_of(raw)) == "w0 w1 w2 w3 " and b"\r\n" in raw
+    assert content_of(chunks_of(httpx.post(url, json=make_body("a"), headers=header).content)) == "w0 w1 w2 "
+    assert content_of(chunks_of(httpx.post(url, json=make_body("a"), headers=HEADERS).content)) == "w0 w1 "
+    r = httpx.post(url, json=make_body("a"), headers={**HEADERS, "X-Fake-Fault": "events=lots"})
+    assert r.status_code == 400 and r.json()["msg"].startswith("bad fake directive: events=lots")
+
+
 # -------------------------------------------------------------------------------------------------- entry point
 
 
@@ -520,8 +532,22 @@ def test_module_entry_point() -> None:
             proc.wait()
 
 
+def test_the_old_import_path_still_works(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``litellm_codebuddy.fake`` re-exports the public names; ``python -m litellm_codebuddy.fake`` runs the fake."""
+    import fake_codebuddy
+    from litellm_codebuddy import fake as alias
+
+    for name in alias.__all__:
+        assert getattr(alias, name) is getattr(fake_codebuddy, name)
+    monkeypatch.delitem(sys.modules, "litellm_codebuddy.fake")
+    monkeypatch.setattr(sys, "argv", ["fake", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("litellm_codebuddy.fake", run_name="__main__")
+    assert exited.value.code == 0 and "python -m fake_codebuddy" in capsys.readouterr().out
+
+
 def test_launched_fake_never_imports_litellm(tmp_path: Path) -> None:
-    """``launch.start_fake``'s command under ``-X importtime``: neither LiteLLM nor ``litellm_codebuddy`` is imported."""
+    """``launch.start_fake``'s command under ``-X importtime``: no LiteLLM, no ``litellm_codebuddy``."""
     command = fake_command()
     report_path = tmp_path / "importtime.txt"
     with report_path.open("wb") as report_file:  # a file, not a pipe: a long report must not block the child
@@ -599,6 +625,56 @@ def test_burst_writes_many_events_per_http_chunk(fake: FakeCodeBuddy) -> None:
     assert len(parse_sse(b"".join(chunks))) == 5002
     paced = http_chunks(fake, make_body("FAKE:events=5 FAKE:pace=0.001 FAKE:burst"))
     assert len(paced) >= 5  # paced events go out one by one in burst mode too
+
+
+def timed_chunks(fake: FakeCodeBuddy, payload: bytes) -> list[float]:
+    """When each HTTP chunk of the response arrived (``time.monotonic()``), the terminating chunk left out."""
+    head = (
+        f"POST /v2/chat/completions HTTP/1.1\r\nHost: fake\r\nAuthorization: Bearer {KEY}\r\nX-API-Key: {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    times: list[float] = []
+    rest = b""
+    with socket.create_connection(("127.0.0.1", fake.port), timeout=10) as sock:
+        sock.sendall(head.encode() + payload)
+        while (data := sock.recv(65536)) or rest:
+            now = time.monotonic()
+            rest += data
+            if not times and b"\r\n\r\n" in rest and rest.startswith(b"HTTP/"):
+                rest = rest.partition(b"\r\n\r\n")[2]
+                times.append(0.0)  # a marker: the head is read
+            while b"\r\n" in rest:
+                size_line, _, after = rest.partition(b"\r\n")
+                size = int(size_line, 16)
+                if size == 0:
+                    return times[1:]
+                if len(after) < size + 2:
+                    break
+                times.append(now)
+                rest = after[size + 2 :]
+            if not data:
+                break
+    raise AssertionError("the body did not end")
+
+
+def test_jitter_shifts_each_event_on_a_schedule_seeded_by_the_request() -> None:
+    from fake_codebuddy.pacing import Schedule
+
+    pace, jitter, events = 0.1, 0.08, 8
+    payload = json.dumps(make_body(f"FAKE:events={events} FAKE:pace={pace} FAKE:jitter={jitter}")).encode()
+    schedule = Schedule(pace, jitter, payload)  # what the fake computes for this request body
+    expected = [schedule.next() for _ in range(events)]  # events 1..7 and the finish chunk, after event 0
+    plain = [k * pace for k in range(1, events + 1)]
+    assert max(abs(e - p) for e, p in zip(expected, plain, strict=True)) > 0.04  # the body gives a real shift
+    with FakeCodeBuddy() as fake:
+        for _ in range(2):  # the same request, the same schedule
+            times = timed_chunks(fake, payload)
+            assert len(times) == events + 2  # content events, the finish chunk, [DONE]
+            measured = [t - times[0] for t in times[1 : events + 1]]
+            off_jittered = [abs(m - e) for m, e in zip(measured, expected, strict=True)]
+            off_plain = [abs(m - p) for m, p in zip(measured, plain, strict=True)]
+            assert sum(off_jittered) < sum(off_plain) / 2, (measured, expected)
+            assert max(off_jittered) < 0.15, (measured, expected)
 
 
 CORPUS = [
