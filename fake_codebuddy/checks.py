@@ -61,7 +61,7 @@ class Chat:
     state: FakeState
 
 
-Check = Callable[[Chat], "Refusal | None"]
+Check = Callable[[Chat], Refusal | None]
 
 
 def stream_only(chat: Chat) -> Refusal | None:
