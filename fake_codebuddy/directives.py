@@ -10,8 +10,8 @@ a bad value answers HTTP 400 ``{"code":400,"msg":"bad fake directive: ..."}``.
 bare ``FAKE:<name>`` takes and its meaning; parsing is driven by it, and :func:`directive_rows` gives its rows
 (name, value, meaning) for the documentation.  An unset directive is ``None`` (``False`` for a flag).  Stages:
 ``proxy`` directives act like a proxy in front of the gateway (before auth and the request checks), ``error``
-ones come after auth and before the checks, ``answer`` and ``stream`` ones shape the answer stream (``answer``,
-``stream``).
+ones come after auth and before the checks, ``answer`` ones shape what the stream holds (module ``answer``) and
+``stream`` ones how and when it is written (modules ``stream`` and ``pacing``).
 """
 
 from __future__ import annotations
@@ -69,16 +69,22 @@ def _midstream(value: str) -> int | str:
 
 
 def _directive(
-    stage: Stage, value: str, meaning: str, read: Callable[[str], object], *, bare: object = None, unset: object = None
+    stage: Stage,
+    value: str,
+    meaning: str,
+    read: Callable[[str], object],
+    *,
+    default: object = None,
+    unset: object = None,
 ) -> Any:
-    """A field of :class:`Faults` with its directive's description (``bare``: the value of ``FAKE:<name>``
+    """A field of :class:`Faults` with its directive's description (``default``: the value of ``FAKE:<name>``
     without ``=value``; None: a value is required)."""
-    meta = {"stage": stage, "value": value, "meaning": meaning, "read": read, "bare": bare}
+    meta = {"stage": stage, "value": value, "meaning": meaning, "read": read, "default": default}
     return dataclasses.field(default=unset, metadata=meta)
 
 
 def _flag_directive(stage: Stage, meaning: str) -> Any:
-    return _directive(stage, "", meaning, _flag, bare=True, unset=False)
+    return _directive(stage, "", meaning, _flag, default=True, unset=False)
 
 
 # ------------------------------------------------------------------------------------------------------ the table
@@ -90,23 +96,23 @@ class Faults:
 
     # answer shaping
     events: int | None = _directive(
-        "answer", "N", "exactly N content events `w0 `, `w1 `, ... instead of the echo", int, bare=10
+        "answer", "N", "exactly N content events `w0 `, `w1 `, ... instead of the echo", int, default=10
     )
     size: int | None = _directive(
-        "answer", "BYTES", 'one content event of BYTES `"x"` characters (10 MB is fine)', int, bare=1024
+        "answer", "BYTES", 'one content event of BYTES `"x"` characters (10 MB is fine)', int, default=1024
     )
     model: str | None = _directive("answer", "X", "the chunks name model X instead of the requested one", _text)
     usage: str | None = _directive(
         "answer",
-        "basic|full|thinking|none",
+        "basic, full, thinking or none",
         "`basic` (also when unset): `total_tokens` and `credit`; `full`: prompt, completion and total tokens, "
         "`completion_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens`; `thinking`: `full` "
         "and `completion_thinking_tokens`; `none`: no usage",
         _usage,
-        bare="basic",
+        default="basic",
     )
     cached: int | None = _directive(
-        "answer", "N", "`prompt_tokens_details.cached_tokens` for `usage=full`/`thinking` (unset: 0)", int, bare=0
+        "answer", "N", "`prompt_tokens_details.cached_tokens` for `usage=full`/`thinking` (unset: 0)", int, default=0
     )
     parallel: bool = _flag_directive(
         "answer", 'call every tool, all with `"index":0`; "PARALLEL" in the user text does the same'
@@ -118,7 +124,7 @@ class Faults:
         "business error `{code,msg,...}` with the code's message (6004 in Chinese with a reset time, 14018 out of "
         "credits, ...); HTTP status from `status=`",
         int,
-        bare=11101,
+        default=11101,
     )
     status: int | None = _directive(
         "error", "N", "the HTTP status of business errors (`code=` and the request checks; unset: 200)", _status
@@ -129,21 +135,23 @@ class Faults:
         '`{"error":{"code":-32603,"message":...,"data":{"code":N,"statusCode":S}}}`, S the HTTP status from '
         "`status=` (unset: 403)",
         int,
-        bare=14018,
+        default=14018,
     )
     http: int | None = _directive(
-        "proxy", "N", 'HTTP status N with `{"code":N,"msg":...}`; 429 adds `Retry-After`', _status, bare=500
+        "proxy", "N", 'HTTP status N with `{"code":N,"msg":...}`; 429 adds `Retry-After`', _status, default=500
     )
     retry_after: str | None = _directive("proxy", "S", "the `Retry-After` value for `http=429` (unset: 7)", _text)
     html: int | None = _directive(
-        "proxy", "N", "HTTP status N with an nginx-style HTML page, `Content-Type: text/html`", _status, bare=502
+        "proxy", "N", "HTTP status N with an nginx-style HTML page, `Content-Type: text/html`", _status, default=502
     )
     redirect: str | None = _directive("proxy", "URL", "307 with `Location: URL`", _text)
     reset: bool = _flag_directive("proxy", "close the connection abruptly (RST) before any response byte")
-    slow: float | None = _directive("proxy", "SECONDS", "wait before sending the response headers", _seconds, bare=1.0)
+    slow: float | None = _directive(
+        "proxy", "SECONDS", "wait before sending the response headers", _seconds, default=1.0
+    )
     # the stream: pacing and faults
     pace: float | None = _directive(
-        "stream", "SECONDS", "one event every SECONDS (absolute schedule, no drift)", _seconds, bare=0.01
+        "stream", "SECONDS", "one event every SECONDS (absolute schedule, no drift)", _seconds, default=0.01
     )
     jitter: float | None = _directive(
         "stream",
@@ -153,25 +161,25 @@ class Faults:
         _seconds,
     )
     stall: float | None = _directive(
-        "stream", "SECONDS", "send the headers and the first event, then wait before the rest", _seconds, bare=1.0
+        "stream", "SECONDS", "send the headers and the first event, then wait before the rest", _seconds, default=1.0
     )
     cut: int | str | None = _directive(
         "stream",
-        "N|reset",
+        "N or reset",
         "after N content events end the chunked body cleanly: no finish_reason, no `[DONE]`; `reset`: after 3 "
         "content events reset the TCP connection (RST) mid-body",
         _cut,
-        bare=3,
+        default=3,
     )
     nofinish: bool = _flag_directive("stream", "content events and `[DONE]` but no finish_reason chunk")
     nodone: bool = _flag_directive("stream", "the finish chunk but no `[DONE]`")
     midstream: int | str | None = _directive(
         "stream",
-        "N|error",
+        "N or error",
         'after 3 content events `data: {"code":N,"msg":...}` (`error`: `data: {"error":{"message":...,'
         '"type":"server_error"}}`), then the body ends (no `[DONE]`)',
         _midstream,
-        bare="error",
+        default="error",
     )
     garbage: bool = _flag_directive(
         "stream",
@@ -208,26 +216,27 @@ class Directive:
     name: str
     stage: Stage
     value: str  # the value's syntax ("" for a flag)
-    bare: object  # the value of ``FAKE:<name>`` without ``=value`` (None: a value is required)
+    default: object  # the value of ``FAKE:<name>`` without ``=value`` (None: a value is required)
     meaning: str
     read: Callable[[str], object]
 
 
 DIRECTIVES: tuple[Directive, ...] = tuple(
-    Directive(f.name, **{k: f.metadata[k] for k in ("stage", "value", "bare", "meaning", "read")})
+    Directive(f.name, **{k: f.metadata[k] for k in ("stage", "value", "default", "meaning", "read")})
     for f in dataclasses.fields(Faults)
 )
 _BY_NAME = {d.name: d for d in DIRECTIVES}
 
 
 def directive_rows() -> list[tuple[str, str, str]]:
-    """The table for the documentation: (name, value, meaning) per directive, in table order; the value names
-    the bare ``FAKE:<name>`` value where there is one (``N (bare: 10)``)."""
+    """The table for the documentation: (name, value, meaning) per directive, in table order.  The value is its
+    syntax, with the default where there is one: the value of ``FAKE:<name>`` written without ``=value``
+    (``"N (default 10)"``); a flag's value is ``""``."""
     rows = []
     for d in DIRECTIVES:
         value = d.value
-        if d.value and d.bare is not None:
-            value += f" (bare: {d.bare})"
+        if d.value and d.default is not None:
+            value += f" (default {d.default})"
         rows.append((d.name, value, d.meaning))
     return rows
 
@@ -247,10 +256,10 @@ def _parse_tokens(tokens: Iterable[tuple[str, str | None]]) -> Faults:
         try:
             if value:
                 values[directive.name] = directive.read(value)
-            elif directive.bare is None:
+            elif directive.default is None:
                 raise ValueError("needs a value")
             else:
-                values[directive.name] = directive.bare
+                values[directive.name] = directive.default
         except ValueError as exc:
             raise ValueError(f"{name}={value}: {exc}") from None
     return dataclasses.replace(Faults(), **values)

@@ -26,17 +26,17 @@ def test_the_table_is_every_field_of_faults_with_a_one_line_meaning() -> None:
         assert meaning and "\n" not in meaning, name
         flag = isinstance(getattr(Faults(), name), bool)
         assert (value == "") == flag, name
-    assert ("events", "N (bare: 10)") == directive_rows()[0][:2]
+    assert ("events", "N (default 10)") == directive_rows()[0][:2]
     assert {"jitter", "pace", "reset", "cut", "code"} <= {r[0] for r in rows}
 
 
 @pytest.mark.parametrize("directive", DIRECTIVES, ids=[d.name for d in DIRECTIVES])
 def test_every_directive_parses_bare_or_asks_for_a_value(directive: Any) -> None:
-    if directive.bare is None:
+    if directive.default is None:
         with pytest.raises(ValueError, match=f"{directive.name}=None: needs a value"):
             parse_faults(directive.name)
     else:
-        assert getattr(parse_faults(directive.name), directive.name) == directive.bare
+        assert getattr(parse_faults(directive.name), directive.name) == directive.default
 
 
 def test_values_are_typed() -> None:
