@@ -52,7 +52,7 @@ CHAT_PATH = "/v2/chat/completions"
 T = TypeVar("T")
 
 
-class _InState(Generic[T]):
+class StateField(Generic[T]):
     """An attribute of :class:`FakeCodeBuddy` that is the field of the same name of ``fake.state`` (``part=""``)
     or of ``fake.state.<part>``."""
 
@@ -67,12 +67,12 @@ class _InState(Generic[T]):
         return getattr(fake.state, self.part) if self.part else fake.state
 
     @overload
-    def __get__(self, fake: None, owner: type | None = None) -> _InState[T]: ...
+    def __get__(self, fake: None, owner: type | None = None) -> StateField[T]: ...
 
     @overload
     def __get__(self, fake: FakeCodeBuddy, owner: type | None = None) -> T: ...
 
-    def __get__(self, fake: FakeCodeBuddy | None, owner: type | None = None) -> T | _InState[T]:
+    def __get__(self, fake: FakeCodeBuddy | None, owner: type | None = None) -> T | StateField[T]:
         if fake is None:
             return self
         return cast(T, getattr(self._holder(fake), self.name))
@@ -84,30 +84,30 @@ class _InState(Generic[T]):
 class FakeCodeBuddy:
     """A local fake CodeBuddy gateway.  The package's modules describe its behaviour and directives."""
 
-    api_key: _InState[str | None] = _InState()
-    models: _InState[frozenset[str]] = _InState()
+    api_key: StateField[str | None] = StateField()
+    models: StateField[frozenset[str]] = StateField()
     # what the server saw
-    requests: _InState[list[RequestRecord]] = _InState("traffic")
-    account_requests: _InState[list[RequestRecord]] = _InState("traffic")
-    disconnects: _InState[int] = _InState("traffic")
-    open_connections: _InState[int] = _InState("traffic")
-    connections_total: _InState[int] = _InState("traffic")
-    max_requests: _InState[int] = _InState("traffic")
+    requests: StateField[list[RequestRecord]] = StateField("traffic")
+    account_requests: StateField[list[RequestRecord]] = StateField("traffic")
+    disconnects: StateField[int] = StateField("traffic")
+    open_connections: StateField[int] = StateField("traffic")
+    connections_total: StateField[int] = StateField("traffic")
+    max_requests: StateField[int] = StateField("traffic")
     # login, discovery and credits (see ``account``)
-    login_pending_polls: _InState[int] = _InState("account")
-    login_refuse: _InState[bool] = _InState("account")
-    login_expire: _InState[bool] = _InState("account")
-    login_interval: _InState[float | None] = _InState("account")
-    token_expires_in: _InState[int | None] = _InState("account")
-    refresh_fail: _InState[bool] = _InState("account")
-    models_live: _InState[list[Any] | None] = _InState("account")
-    discovery_fail: _InState[bool | str] = _InState("account")
-    personal_models_fail: _InState[int] = _InState("account")
-    credits_remaining: _InState[float] = _InState("account")
-    credits_size: _InState[float] = _InState("account")
-    credits_fail: _InState[bool] = _InState("account")
-    tokens: _InState[dict[str, float]] = _InState("account")
-    issued: _InState[list[str]] = _InState("account")
+    login_pending_polls: StateField[int] = StateField("account")
+    login_refuse: StateField[bool] = StateField("account")
+    login_expire: StateField[bool] = StateField("account")
+    login_interval: StateField[float | None] = StateField("account")
+    token_expires_in: StateField[int | None] = StateField("account")
+    refresh_fail: StateField[bool] = StateField("account")
+    models_live: StateField[list[Any] | None] = StateField("account")
+    discovery_fail: StateField[bool | str] = StateField("account")
+    personal_models_fail: StateField[int] = StateField("account")
+    credits_remaining: StateField[float] = StateField("account")
+    credits_size: StateField[float] = StateField("account")
+    credits_fail: StateField[bool] = StateField("account")
+    tokens: StateField[dict[str, float]] = StateField("account")
+    issued: StateField[list[str]] = StateField("account")
 
     def __init__(
         self,

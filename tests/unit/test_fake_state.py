@@ -10,7 +10,7 @@ import pytest
 
 from fake_codebuddy import FakeCodeBuddy
 from fake_codebuddy.http import Request
-from fake_codebuddy.server import _InState
+from fake_codebuddy.server import StateField
 from fake_codebuddy.state import Account, LoginPoll, Traffic
 
 
@@ -20,7 +20,7 @@ def request(n: int) -> Request:
 
 def test_every_attribute_standing_for_the_state_names_one_of_its_fields() -> None:
     fake = FakeCodeBuddy(api_key="ck_a.b", models=["extra"], max_requests=7)
-    delegated = {name: attr for name, attr in vars(FakeCodeBuddy).items() if isinstance(attr, _InState)}
+    delegated = {name: attr for name, attr in vars(FakeCodeBuddy).items() if isinstance(attr, StateField)}
     assert len(delegated) > 20
     for name, attr in delegated.items():
         holder: Any = getattr(fake.state, attr.part) if attr.part else fake.state
