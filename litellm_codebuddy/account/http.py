@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import httpx
 
-from ..endpoint import USER_AGENT, BadBaseURL, api_root, auth_headers, redact
+from ..endpoint import SECRET_HEADERS, USER_AGENT, BadBaseURL, api_root, auth_headers, redact
 
 __all__ = [
     "KINDS",
@@ -71,7 +71,6 @@ LOGIN_HEADERS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-refresh-token")
 _STATUS_WORDS = {"refused": "refused", "limited": "rate limited", "network": "server error"}
 
 
@@ -219,7 +218,7 @@ def _transport(what: str, words: str, exc: Exception, secrets: Iterable[str]) ->
 
 def _credentials(headers: Mapping[str, str]) -> Iterator[str]:
     for name, value in headers.items():
-        if name.lower() in _CREDENTIAL_HEADERS:
+        if name.lower() in SECRET_HEADERS:
             yield value
             yield value.removeprefix("Bearer ")
 
