@@ -2,7 +2,7 @@
 
     python benchmarks/soak.py [--sequential 2000] [--concurrent 500] [--proxy-streams 200] [--rounds 3]
 
-Not part of the test suite (``tests/test_cancellation.py::test_many_calls_return_to_baseline`` is its small
+Not part of the test suite (``tests/faults/test_cancellation.py::test_many_calls_return_to_baseline`` is its small
 version). The fake CodeBuddy runs as a subprocess, so this process's descriptors and memory are the SDK's alone.
 
 1. SDK: ``--sequential`` async calls one after the other, then ``--concurrent`` at once (half plain, half
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"litellm {importlib.metadata.version('litellm')}, litellm-codebuddy {litellm_codebuddy.__version__}, "
           f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")  # fmt: skip
-    fake, base = launch.start_fake(extra_args=("--key", KEY))
+    fake, base, _ = launch.start_fake(extra_args=("--key", KEY))
     try:
         started = time.monotonic()
         failures = soak_sdk(base, args.sequential, args.concurrent, args.rounds)

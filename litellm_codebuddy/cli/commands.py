@@ -2,19 +2,8 @@
 
 Every subcommand has ``--help``. Keys and tokens are never printed (at most ``ck_… (N characters)``). Answers go
 to stdout; notes, usage figures, errors and the progress indicator go to stderr (the indicator only when stderr
-is a terminal). Exit codes, for scripts:
-
-====  =====================================================================================================
-0     success
-1     any other failure (the gateway rejected the request, e.g. 11101/11102/11128; a server error; a bug)
-2     usage error (bad command line)
-3     not configured: no API key and no login, a malformed key, a bad API base, an expired login
-4     authentication or permission refused: HTTP 401/403, 11140 (risk control), 14015, a refused login
-5     rate limited or out of credits: HTTP 429, 6000-6008 (6004: frequency limit), 14018 and the like
-6     network trouble: cannot connect, timeout, CodeBuddy temporarily unavailable (502/503/504, 11134)
-7     login not completed: the wait timed out (``--timeout``) or the login request expired
-130   interrupted (Ctrl-C)
-====  =====================================================================================================
+is a terminal). Exit codes, for scripts: :data:`.explain.EXIT_CODES` (shown by ``--help``, and in
+docs/cli.md#exit-codes).
 
 ``login`` / ``logout`` / ``status`` (the device-flow login) and ``credits`` are EXPERIMENTAL: their endpoints come
 from other clients' reports, not from CodeBuddy's documentation. An API key (``CODEBUDDY_API_KEY``) is the supported
@@ -28,6 +17,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 import time
 import webbrowser
 from collections.abc import Callable, Iterable
@@ -38,17 +28,20 @@ import litellm
 from .._version import __version__
 from ..account import login as auth
 from ..account.credentials import Credentials, resolve_credentials
-from ..account.credits import CreditsError, fetch_credits
+from ..account.credits import fetch_credits
 from ..account.discovery import Discovery, LiveModel, catalog_models, discover, model_list
+from ..account.http import AccountError
 from ..endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, BadBaseURL, api_root, key_is_well_formed
 from .explain import (
     EXIT_AUTH,
+    EXIT_CODES,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_LOGIN,
     EXIT_NETWORK,
     EXIT_NOT_CONFIGURED,
     EXIT_OK,
+    EXIT_RATE_LIMIT,
     EXIT_USAGE,
     CliError,
     explain,
@@ -186,7 +179,7 @@ def _credits_line(creds: Credentials, args: argparse.Namespace) -> str:
     """Doctor's credits line (experimental endpoint): what is left, or why it is unknown. Never fails doctor."""
     try:
         found = fetch_credits(creds.key, args.api_base, timeout=min(args.timeout, 15.0))
-    except CreditsError as exc:
+    except AccountError as exc:
         return f"Credits: unknown ({exc}; experimental endpoint)"
     if not found.packages:
         return "Credits: no credit packages on this account (experimental endpoint)"
@@ -324,7 +317,15 @@ def cmd_models(args: argparse.Namespace, io: Output) -> int:
     return EXIT_OK
 
 
-_CREDITS_EXIT = {"config": EXIT_NOT_CONFIGURED, "refused": EXIT_AUTH, "network": EXIT_NETWORK}
+#: the exit code of each kind of :class:`~..account.http.AccountError` (``protocol``: 1)
+_ACCOUNT_EXIT = {
+    "config": EXIT_NOT_CONFIGURED,
+    "refused": EXIT_AUTH,
+    "limited": EXIT_RATE_LIMIT,
+    "network": EXIT_NETWORK,
+    "expired": EXIT_LOGIN,
+    "timeout": EXIT_LOGIN,
+}
 
 
 def cmd_credits(args: argparse.Namespace, io: Output) -> int:
@@ -334,9 +335,9 @@ def cmd_credits(args: argparse.Namespace, io: Output) -> int:
     try:
         with Progress("asking CodeBuddy for your credits"):
             found = fetch_credits(creds.key, args.api_base, timeout=args.timeout)
-    except CreditsError as exc:
+    except AccountError as exc:
         io.err(f"error: could not read the credits: {exc}")
-        return _CREDITS_EXIT.get(exc.kind, EXIT_FAILURE)
+        return _ACCOUNT_EXIT.get(exc.kind, EXIT_FAILURE)
     if args.json:
         packages = [
             {"name": p.name, "remaining": p.remaining, "total": p.total, "used": p.used, "ends": p.ends}
@@ -362,15 +363,6 @@ def _can_open_browser() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-_LOGIN_EXIT = {
-    "refused": EXIT_AUTH,
-    "expired": EXIT_LOGIN,
-    "timeout": EXIT_LOGIN,
-    "network": EXIT_NETWORK,
-    "protocol": EXIT_FAILURE,
-}
-
-
 def cmd_login(args: argparse.Namespace, io: Output) -> int:
     base = _api_base(args)
     io.err(EXPERIMENTAL)
@@ -388,14 +380,14 @@ def cmd_login(args: argparse.Namespace, io: Output) -> int:
 
     try:
         tok = auth.login(base, interval=args.interval, timeout=args.timeout, on_url=on_url)
-    except auth.LoginError as exc:
+    except AccountError as exc:
         progress.stop()
         io.err(f"error: login failed: {exc}")
         if exc.kind == "refused":
             io.err("What to do: the login was refused; try again, or use an API key from " + KEYS_URL)
         elif exc.kind in ("timeout", "expired"):
             io.err("What to do: run `litellm-codebuddy login` again and approve the login in time")
-        return _LOGIN_EXIT.get(exc.kind, EXIT_FAILURE)
+        return _ACCOUNT_EXIT.get(exc.kind, EXIT_FAILURE)
     finally:
         progress.stop()
     io.secrets.update((tok.access_token, tok.refresh_token))
@@ -444,9 +436,8 @@ def cmd_status(args: argparse.Namespace, io: Output) -> int:
 # ---------------------------------------------------------------- parser
 
 
-EPILOG = f"""exit codes: 0 ok, 1 other failure, 2 usage error, 3 not configured (no key / no login / malformed key),
-4 authentication or permission refused, 5 rate limited or out of credits, 6 network / timeout / service
-unavailable, 7 login not completed in time, 130 interrupted.
+_EXITS = textwrap.fill("exit codes: " + ", ".join(f"{row.code} {row.name}" for row in EXIT_CODES) + ".", 110)
+EPILOG = f"""{_EXITS}
 
 The key comes from {KEY_ENV} (never from the command line, where other users could see it), else from
 `litellm-codebuddy login` (experimental). The API base from --api-base, else {BASE_ENV}, else {DEFAULT_API_BASE}."""

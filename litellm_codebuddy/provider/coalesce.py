@@ -5,9 +5,10 @@ opt-in coalescing window.
 All have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
 ``close()`` / ``aclose()`` (which also closes the response). :func:`sync_source` and :func:`async_source` pick one.
 
-The coalescing window (:mod:`.window`: fixed, or following how busy the process is): once a first chunk has been
-handed on, network reads that arrive within the window of the oldest one still waiting are merged into one piece,
-so LiteLLM's per-chunk cost is paid once per window instead of once per event.
+The coalescing window (:mod:`.window`: fixed, or following how busy the process is; see
+docs/performance.md#the-coalescing-window): once a first chunk has been handed on, network reads that arrive within
+the window of the oldest one still waiting are merged into one piece, so LiteLLM's per-chunk cost is paid once per
+window instead of once per event.
 Nothing is held longer than the window, order is kept, the end of the stream goes at once, and closing the stream
 closes the upstream connection at once. A reader thread (sync) or task (async) reads while the consumer waits;
 :class:`Backlog` is what both share.

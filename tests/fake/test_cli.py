@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.cli import main
@@ -29,7 +32,6 @@ from litellm_codebuddy.cli.explain import (
     EXIT_USAGE,
 )
 from litellm_codebuddy.cli.output import Progress
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_cli123.S3cretCliValue"
 COMMANDS = ("doctor", "chat", "models", "login", "logout", "status")
@@ -399,6 +401,12 @@ def test_login_timeout(capsys: pytest.CaptureFixture[str], fake: FakeCodeBuddy) 
 def test_login_network_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "login", "--api-base", closed_base(), "--no-browser")
     assert code == EXIT_NETWORK and "could not reach" in err
+
+
+def test_login_rate_limited(capsys: pytest.CaptureFixture[str], upstream: respx.MockRouter) -> None:
+    upstream.post("https://gw.example/v2/plugin/auth/state").mock(return_value=httpx.Response(429))
+    code, _, err = run(capsys, "login", "--api-base", "https://gw.example/v2", "--no-browser")
+    assert code == EXIT_RATE_LIMIT and "rate limited (HTTP 429)" in err
 
 
 def test_status_expired_and_corrupt(capsys: pytest.CaptureFixture[str]) -> None:
