@@ -21,9 +21,10 @@ import litellm
 import pytest
 import respx
 
+from fake_codebuddy.tls import Certificates, make_certificates
 from litellm_codebuddy.provider.ready import _below_h11, _buffered, probe
 
-from support.servers import Certificates, EventServer, make_certificates
+from support.servers import EventServer
 from support.upstream import KEY, MODEL, event, sse_response
 
 MESSAGES = [{"role": "user", "content": "hi"}]

@@ -4,7 +4,8 @@
 * :class:`RawServer`: answers every HTTP request with fixed bytes (or a callable's bytes) and records what it got;
   as the target of a redirect it proves that nothing (no key) was sent there.
 * :class:`EventServer`: a keep-alive SSE server that writes ONE HTTP CHUNK PER EVENT (like aiohttp, uvicorn,
-  nginx), with a hook before each event so a test decides what is already sent; counts connections and disconnects.
+  nginx), with a hook before each event so a test decides what is already sent; counts connections and disconnects;
+  HTTPS too (certificates from ``fake_codebuddy.tls``).
 * :func:`open_fds`: the number of open file descriptors of this process.
 """
 
@@ -15,11 +16,14 @@ import fcntl
 import json
 import os
 import socket
+import ssl
 import struct
 import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
+
+from fake_codebuddy.tls import Certificates, server_context
 
 __all__ = [
     "EventServer",
@@ -184,10 +188,7 @@ class EventServer:
         cut_before: tuple[int, ...] | None = None,
     ) -> None:
         self.events, self.hold, self.cut_before = events, hold, cut_before
-        self.tls: ssl.SSLContext | None = None
-        if tls is not None:
-            self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self.tls.load_cert_chain(tls.cert, tls.key)
+        self.tls: ssl.SSLContext | None = server_context(tls.cert, tls.key) if tls is not None else None
         self.connections = self.disconnects = self.requests = 0
         self.sent = threading.Event()
         self._raw = RawServer()
