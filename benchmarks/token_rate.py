@@ -1,7 +1,7 @@
 """Benchmark: token-rate streams through the LiteLLM proxy, as a team's gateway sends them.
 
-    python benchmarks/token_rate.py [--quick] [--rounds N] [--streams 64] [--events 300] [--pace 0.01]
-                                    [--jitter 0.004] [--plain] [--windows 20,50]
+    python benchmarks/token_rate.py [--quick] [--rounds 3] [--streams 64] [--events 500] [--pace 0.01]
+                                    [--jitter 0.003] [--plain] [--windows 0,20,auto]
 
 Many concurrent streams (64 by default) of events paced ``--pace`` apart (10 ms: about 100 tokens per second each)
 with ``--jitter``, from the built-in fake over TLS (``--plain``: HTTP), through one LiteLLM proxy started with the
@@ -9,9 +9,9 @@ project's ``proxy_config.yaml`` as shipped, plus an ``openai/`` deployment on th
 proxy CPU per event (the proxy process and its children), events per second, time to first token (p50, p99), and
 the delay each event picks up on the way (p50, p99: its arrival at the client after its place in the stream's
 schedule, the origin being the earliest arrival that schedule allows). ``--windows`` adds ``codebuddy/``
-deployments with those ``coalesce_ms`` values, to compare. Rounds are interleaved; every figure is the median over
-rounds. The last lines compare ratios with the goals (PASS/MISS). The machine's load is printed at the start and
-the end: other CPU load shifts absolute figures more than ratios.
+deployments with those ``coalesce_ms`` values, to compare (``0``: ready pieces only). Rounds are interleaved; every
+figure is the median over rounds. The last lines compare ratios with the goals (PASS/MISS). The machine's load is
+printed at the start and the end: other CPU load shifts absolute figures more than ratios.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import httpx
 import yaml
 
-from litellm_codebuddy.local.launch import free_port, start_proxy, stop, wait_http
+from litellm_codebuddy.local.launch import free_port, start_fake, start_proxy, stop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "ck_bench.secretvalue"
@@ -77,32 +76,6 @@ def proc_cpu(pid: int) -> float:
             total += stats[p][1]
             todo.extend(c for c, (pp, _) in stats.items() if pp == p)
     return total
-
-
-# ------------------------------------------------------------------------------------------------ the fake
-
-
-def start_fake(tls: bool) -> tuple[subprocess.Popen[bytes], str, str | None]:
-    """The fake in a subprocess: (process, API base, CA file or None)."""
-    command = [sys.executable, "-m", "fake_codebuddy", "--port", "0", *(["--tls"] if tls else [])]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-    assert proc.stdout is not None
-    url = ca = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and url is None:
-        line = proc.stdout.readline().decode()
-        if not line and proc.poll() is not None:
-            break
-        name, _, value = line.strip().partition("=")
-        if name == "FAKE_CODEBUDDY_URL":
-            url = value
-        elif name == "FAKE_CODEBUDDY_CA":
-            ca = value
-    if url is None or (tls and ca is None):
-        stop(proc)
-        raise RuntimeError("the fake CodeBuddy did not start")
-    proc.stdout.close()
-    return proc, url, ca
 
 
 # ------------------------------------------------------------------------------------------------ the proxy
@@ -179,21 +152,25 @@ async def one_stream(client: httpx.AsyncClient, url: str, model: str, text: str,
 
 def schedule_delays(arrivals: list[tuple[int, float]], pace: float) -> list[float]:
     """Per event: how late it arrived after its place in the schedule (event k at origin + k * pace, the origin the
-    earliest arrival that schedule allows). Jitter moves events around their place: it shows up here for every
-    deployment alike."""
+    earliest arrival that schedule allows). The fake's jitter moves each event within +-jitter of its place, so
+    this figure carries up to 2 x jitter of it, for every deployment alike."""
     if not arrivals:
         return []
     origin = min(t - k * pace for k, t in arrivals)
     return [t - k * pace - origin for k, t in arrivals]
 
 
-async def batch(url: str, pid: int, model: str, streams: int, text: str, n: int, pace: float) -> Round:
+async def batch(url: str, pid: int, model: str, streams: int, directives: str, n: int, pace: float) -> Round:
+    """``streams`` concurrent streams through the proxy; each asks with its own words, so the fake (which seeds its
+    jitter with the request body) gives each stream its own schedule."""
     limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
     async with httpx.AsyncClient(timeout=300, limits=limits, headers={"Authorization": f"Bearer {MASTER}"}) as client:
         await one_stream(client, url, model, "hi FAKE:events=3", pace)
         cpu0 = proc_cpu(pid)
         t0 = time.perf_counter()
-        out = await asyncio.gather(*(one_stream(client, url, model, text, pace) for _ in range(streams)))
+        out = await asyncio.gather(
+            *(one_stream(client, url, model, f"stream {i} {directives}", pace) for i in range(streams))
+        )
         wall = time.perf_counter() - t0
         await asyncio.sleep(0.2)  # LiteLLM's background logging of the last streams
         cpu = proc_cpu(pid) - cpu0
@@ -212,16 +189,16 @@ async def batch(url: str, pid: int, model: str, streams: int, text: str, n: int,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 100 events (a smoke run)")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5, --quick 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3, --quick 2)")
     parser.add_argument("--streams", type=int, default=64)
-    parser.add_argument("--events", type=int, default=None, help="events per stream (default 300, --quick 100)")
+    parser.add_argument("--events", type=int, default=None, help="events per stream (default 500, --quick 100)")
     parser.add_argument("--pace", type=float, default=0.01, help="seconds between events (default 0.01)")
-    parser.add_argument("--jitter", type=float, default=0.004, help="the fake's jitter= directive (seconds)")
+    parser.add_argument("--jitter", type=float, default=0.003, help="the fake's jitter= (seconds, default 0.003)")
     parser.add_argument("--plain", action="store_true", help="plain HTTP to the fake instead of TLS")
     parser.add_argument("--windows", default="", help="also codebuddy/ with these coalesce_ms, e.g. 0,20,auto")
     args = parser.parse_args()
-    rounds = args.rounds or (2 if args.quick else 5)
-    n = args.events or (100 if args.quick else 300)
+    rounds = args.rounds or (2 if args.quick else 3)
+    n = args.events or (100 if args.quick else 500)
     windows = [w.strip() for w in args.windows.split(",") if w.strip()]
     tls = not args.plain
 
@@ -238,7 +215,8 @@ def main() -> int:
         flush=True,
     )
     tmp = Path(tempfile.mkdtemp(prefix="cb-token-rate-"))
-    fake, base, ca = start_fake(tls)
+    fake = start_fake(tls=tls)
+    base, ca = fake.url, fake.ca_file
     proxy = None
     try:
         names = proxy_config(tmp / "config.yaml", base, windows)
@@ -252,15 +230,14 @@ def main() -> int:
         directives = f"FAKE:events={n} FAKE:pace={args.pace:g}"
         if args.jitter:
             directives += f" FAKE:jitter={args.jitter:g}"
-        text = f"hi {directives}"
         results: dict[str, list[Round]] = {label: [] for label in names}
         for r in range(rounds):
             for label, model in names.items():
-                results[label].append(asyncio.run(batch(url, proxy.pid, model, args.streams, text, n, args.pace)))
+                results[label].append(asyncio.run(batch(url, proxy.pid, model, args.streams, directives, n, args.pace)))
             print(f"  round {r + 1}/{rounds} done", flush=True)
     finally:
         stop(proxy)
-        stop(fake)
+        stop(fake.proc)
 
     stats: dict[str, dict[str, float]] = {}
     for label, rs in results.items():
