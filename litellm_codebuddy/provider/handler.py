@@ -153,8 +153,8 @@ class CodeBuddyLLM(CustomLLM):
                 resp.close()
             yield from ex.non_sse_answer(resp, content)
             return
-        source = sync_source(resp, ex.call.coalesce, lambda: ex.state.delivered)
         pump = Pump(ex.state)
+        source = sync_source(resp, ex.call.coalesce, pump.armed)
         try:
             for raw in source:
                 yield from pump.push(raw)
@@ -206,8 +206,8 @@ class CodeBuddyLLM(CustomLLM):
             for chunk in ex.non_sse_answer(resp, content):
                 yield chunk
             return
-        source = async_source(resp, ex.call.coalesce, lambda: ex.state.delivered)
         pump = Pump(ex.state)
+        source = async_source(resp, ex.call.coalesce, pump.armed)
         try:
             async for raw in source:
                 for chunk in pump.push(raw):

@@ -48,6 +48,12 @@ class Pump:
         datas = self._feed(raw)
         return state.feed(datas) if datas else []
 
+    def armed(self) -> bool:
+        """Whether a source may merge reads now: once a first chunk was handed on (a stream's first event goes out
+        alone, at once), or from the start when the answer is built whole (nobody sees the pieces)."""
+        state = self.state
+        return state.delivered or state.accumulate
+
     def reading(self) -> bool:
         """Whether to read on: until ``[DONE]``, then while the drain budget lasts. Raises the error that arrived
         after content in the last piece (the content was handed on first)."""

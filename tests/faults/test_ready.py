@@ -22,6 +22,7 @@ import pytest
 import respx
 
 from fake_codebuddy.tls import Certificates, make_certificates
+from litellm_codebuddy.provider.pump import Pump
 from litellm_codebuddy.provider.ready import _below_h11, _buffered, probe
 
 from support.servers import EventServer
@@ -158,6 +159,27 @@ def test_async_bytes_the_event_loop_already_read_count_as_ready() -> None:
     """A backlog larger than one socket read of the event loop (asyncio reads up to 256 KB, anyio hands httpcore
     64 KB at a time): the rest waits in anyio's queue, not in the socket, and still joins the piece."""
     assert _behind("async", 3000) == ["w0 ", _words(1, 3000)]
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_a_plain_answer_takes_everything_ready_from_the_first_read(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not streamed, nobody sees the pieces: no first event alone, the whole answer in one piece when it is there."""
+    pieces: list[bytes] = []
+    push = Pump.push
+
+    def counted(self: Pump, raw: bytes) -> list[Any]:
+        pieces.append(raw)
+        return push(self, raw)
+
+    monkeypatch.setattr(Pump, "push", counted)
+    kw = {"model": MODEL, "messages": MESSAGES, "api_key": KEY}
+    with EventServer(100, cut_before=()) as server:  # the whole answer in one send: one read finds it
+        if path == "sync":
+            response = litellm.completion(api_base=server.url, **kw)
+        else:
+            response = asyncio.run(litellm.acompletion(api_base=server.url, **kw))
+    assert response.choices[0].message.content == _words(0, 100)
+    assert len(pieces) == 1
 
 
 # ------------------------------------------------------------------------------------ over TLS
