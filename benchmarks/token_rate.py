@@ -1,7 +1,7 @@
-"""Benchmark: token-rate streams through the LiteLLM proxy, as a team's gateway sends them.
+"""Benchmark: token-rate streams, and short requests, through the LiteLLM proxy, as a team's gateway sends them.
 
     python benchmarks/token_rate.py [--quick] [--rounds 3] [--streams 64] [--events 500] [--pace 0.01]
-                                    [--jitter 0.003] [--plain] [--windows 0,20,auto]
+                                    [--jitter 0.003] [--plain] [--windows 0,20,auto] [--requests 200]
 
 Many concurrent streams (64 by default) of events paced ``--pace`` apart (10 ms: about 100 tokens per second each)
 with ``--jitter``, from the built-in fake over TLS (``--plain``: HTTP), through one LiteLLM proxy started with the
@@ -9,9 +9,11 @@ project's ``proxy_config.yaml`` as shipped, plus an ``openai/`` deployment on th
 proxy CPU per event (the proxy process and its children), events per second, time to first token (p50, p99), and
 the delay each event picks up on the way (p50, p99: its arrival at the client after its place in the stream's
 schedule, the origin being the earliest arrival that schedule allows). ``--windows`` adds ``codebuddy/``
-deployments with those ``coalesce_ms`` values, to compare (``0``: ready pieces only). Rounds are interleaved; every
-figure is the median over rounds. The last lines compare ratios with the goals (PASS/MISS). The machine's load is
-printed at the start and the end: other CPU load shifts absolute figures more than ratios.
+deployments with those ``coalesce_ms`` values, to compare (``0``: ready pieces only). Before the streams,
+``--requests`` short requests one at a time through the same proxy: wall and proxy CPU per request, ``codebuddy/``
+(a plain answer, and streamed) against ``openai/`` (streamed). Rounds are interleaved; every figure is the median
+over rounds. The last lines compare ratios with the goals (PASS/MISS). The machine's load is printed at the start
+and the end: other CPU load shifts absolute figures more than ratios.
 """
 
 from __future__ import annotations
@@ -183,6 +185,57 @@ async def batch(url: str, pid: int, model: str, streams: int, directives: str, n
     return result
 
 
+async def sequential(url: str, pid: int, model: str, stream: bool, count: int) -> tuple[float, float]:
+    """(wall, proxy CPU) per request of ``count`` short requests one after another (a plain answer, or streamed)."""
+    body = {"model": model, "messages": [SYSTEM, {"role": "user", "content": "hello there, how are you"}]}
+    body["stream"] = stream
+
+    async def one(client: httpx.AsyncClient) -> None:
+        if stream:
+            async with client.stream("POST", url + "/v1/chat/completions", json=body) as resp:
+                async for _ in resp.aiter_lines():
+                    pass
+        else:
+            resp = await client.post(url + "/v1/chat/completions", json=body)
+        if resp.status_code != 200:
+            raise RuntimeError(f"{model}: the proxy answered {resp.status_code}")
+
+    async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {MASTER}"}) as client:
+        for _ in range(3):
+            await one(client)
+        cpu0 = proc_cpu(pid)
+        t0 = time.perf_counter()
+        for _ in range(count):
+            await one(client)
+        wall = time.perf_counter() - t0
+        await asyncio.sleep(0.2)
+        cpu = proc_cpu(pid) - cpu0
+    return wall / count, cpu / count
+
+
+def short_requests(url: str, pid: int, names: dict[str, str], count: int, rounds: int) -> None:
+    """Short requests one at a time: what the proxy spends per request, codebuddy/ against openai/ (streamed: the
+    gateway, and so the fake, only streams, so an openai/ deployment cannot ask for a plain answer)."""
+    variants = {
+        "codebuddy/ plain answer": (names["codebuddy/ (shipped config)"], False),
+        "codebuddy/ streamed": (names["codebuddy/ (shipped config)"], True),
+        "openai/ streamed": (names["openai/"], True),
+    }
+    res: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for label, (model, stream) in variants.items():
+            res[label].append(asyncio.run(sequential(url, pid, model, stream, count)))
+    oa = (med([r[0] for r in res["openai/ streamed"]]), med([r[1] for r in res["openai/ streamed"]]))
+    print(f"\n{count} short requests one at a time, {rounds} interleaved rounds:", flush=True)
+    for label, rs in res.items():
+        wall, cpu = med([r[0] for r in rs]), med([r[1] for r in rs])
+        print(
+            f"  {label:<26} wall {wall * 1e3:6.2f} ms/request  proxy CPU {cpu * 1e3:6.2f} ms/request  "
+            f"(x openai/: wall {wall / oa[0]:.2f}, CPU {cpu / oa[1]:.2f})",
+            flush=True,
+        )
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -196,6 +249,7 @@ def main() -> int:
     parser.add_argument("--jitter", type=float, default=0.003, help="the fake's jitter= (seconds, default 0.003)")
     parser.add_argument("--plain", action="store_true", help="plain HTTP to the fake instead of TLS")
     parser.add_argument("--windows", default="", help="also codebuddy/ with these coalesce_ms, e.g. 0,20,auto")
+    parser.add_argument("--requests", type=int, default=None, help="short requests per round (default 200, 0: none)")
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 3)
     n = args.events or (100 if args.quick else 500)
@@ -227,6 +281,9 @@ def main() -> int:
         proxy = start_proxy(tmp / "config.yaml", port, env, log=tmp / "proxy.log")
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/health/liveliness", 180, proxy)
+        requests = args.requests if args.requests is not None else (50 if args.quick else 200)
+        if requests:
+            short_requests(url, proxy.pid, names, requests, rounds)
         directives = f"FAKE:events={n} FAKE:pace={args.pace:g}"
         if args.jitter:
             directives += f" FAKE:jitter={args.jitter:g}"
