@@ -162,7 +162,7 @@ def test_non_stream_false_stream_not_sent(ok_route: respx.Route) -> None:
     litellm.completion(model="codebuddy/gpt-5.5", messages=USER, api_key=KEY, stream=False, num_retries=0)
     body = sent_body(ok_route)
     assert body["stream"] is True
-    assert set(body) == {"model", "messages", "stream", "stream_options"}
+    assert set(body) == {"model", "messages", "stream", "stream_options", "prompt_cache_key"}
 
 
 # ---------------------------------------------------------------- messages
@@ -227,7 +227,6 @@ def test_openai_params_forwarded(mode: str, ok_route: respx.Route) -> None:
         "max_tokens": 321,
         "stop": ["STOP"],
         "seed": 11,
-        "response_format": {"type": "json_object"},
         "tools": tools,
         "tool_choice": "auto",
         "parallel_tool_calls": False,
