@@ -41,6 +41,7 @@ from ..account.credentials import Credentials, resolve_credentials
 from ..account.credits import CreditsError, fetch_credits
 from ..account.discovery import Discovery, LiveModel, catalog_models, discover, model_list
 from ..endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, BadBaseURL, api_root, key_is_well_formed
+from ..provider.params import MIN_MAX_TOKENS
 from .explain import (
     EXIT_AUTH,
     EXIT_FAILURE,
@@ -163,7 +164,7 @@ def cmd_doctor(args: argparse.Namespace, io: Output) -> int:
             resp = litellm.completion(
                 model=f"{PROVIDER}/{model}",
                 messages=[{"role": "user", "content": "ping"}],
-                max_tokens=1,
+                max_tokens=MIN_MAX_TOKENS,  # the gateway's smallest
                 api_key=creds.key,
                 api_base=args.api_base,
                 timeout=args.timeout,
@@ -280,6 +281,7 @@ def _model_rows(models: Iterable[LiveModel]) -> list[tuple[str, ...]]:
             _yes_no(m.supports_vision),
             _yes_no(m.supports_tools),
             _yes_no(m.supports_reasoning),
+            ",".join(m.efforts) if m.efforts is not None else "?",
         )
         for m in models
     ]
@@ -318,7 +320,9 @@ def cmd_models(args: argparse.Namespace, io: Output) -> int:
             )
         )
         return EXIT_OK
-    _table([("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING"), *_model_rows(found.models)], io)
+    _table(
+        [("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING", "EFFORTS"), *_model_rows(found.models)], io
+    )
     source = f"live ({found.endpoint})" if found.source == "live" else "built-in catalog"
     io.err(f"{len(found.models)} models, source: {source}")
     return EXIT_OK

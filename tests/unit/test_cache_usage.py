@@ -105,6 +105,8 @@ def test_litellm_prices_cache_reads(
     assert usage.prompt_tokens == 1000
     hit = reported.get("prompt_cache_hit_tokens") or reported.get("prompt_tokens_details", {}).get("cached_tokens")
     details = usage.prompt_tokens_details
-    assert (details.cached_tokens if details else None) == (hit or (0 if "prompt_cache_write_tokens" in reported else None))
+    assert (details.cached_tokens if details else None) == (
+        hit or (0 if "prompt_cache_write_tokens" in reported else None)
+    )
     cost = litellm.completion_cost(completion_response=result.response, model=PRICED)
     assert cost == pytest.approx(expected + 10 * OUT)
