@@ -1,6 +1,6 @@
 """The CodeBuddy models this package knows, in one table, and what LiteLLM is told about a model.
 
-Each figure names its source. Public sources disagree on the limits of the same ids (see ``codebuddy-wire.md``);
+Each figure names its source. Public sources disagree on the limits of the same ids (docs/gateway.md#catalog-limits);
 the catalog keeps, per model, figures that agree with each other (an answer always fits inside the context window)
 and says where each comes from, and the live account is the authority: its figures
 (:mod:`litellm_codebuddy.account.discovery`) win wherever it gives them. CodeBuddy bills in credits and publishes

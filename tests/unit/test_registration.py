@@ -8,16 +8,14 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import litellm
 import pytest
 import respx
-import yaml
 
 import litellm_codebuddy
 from litellm_codebuddy import CodeBuddyLLM, codebuddy_llm
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS, EFFORTS, LIMITS, MAX_OUTPUT_TOKENS
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS, LIMITS, MAX_OUTPUT_TOKENS
 
 from support.upstream import call
 
@@ -92,20 +90,6 @@ def test_catalog_limits_agree(model_id: str) -> None:
     assert limits.output.tokens < limits.window.tokens
     assert limits.window.source.strip() and limits.output.source.strip()
 
-
-def test_the_proxy_config_matches_the_catalog() -> None:
-    """The shipped proxy_config.yaml repeats the catalog's limits and efforts in each deployment's model_info."""
-    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "proxy_config.yaml").read_text())
-    infos = {d["model_name"]: d.get("model_info") for d in config["model_list"]}
-    assert {name for name, info in infos.items() if info} == {f"codebuddy/{m}" for m in MODELS}
-    for model_id in MODELS:
-        info = infos[f"codebuddy/{model_id}"]
-        assert (info["max_input_tokens"], info["max_output_tokens"]) == (
-            CONTEXT_WINDOWS[model_id],
-            MAX_OUTPUT_TOKENS[model_id],
-        )
-        levels = EFFORTS.get(model_id)
-        assert info.get("reasoning_effort_levels") == (list(levels) if levels is not None else None)
 
 
 @pytest.mark.parametrize("model_id", MODELS)
