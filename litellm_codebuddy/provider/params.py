@@ -60,7 +60,7 @@ EFFORT_LADDER: tuple[str, ...] = ("minimal", *GATEWAY_EFFORTS)
 _RANK = {effort: rank for rank, effort in enumerate(EFFORT_LADDER)}
 _OFF = frozenset({"none", "off", "disabled", "disable"})
 SUMMARIES = ("auto", "concise", "detailed")
-_warned: set[tuple[str, str, str]] = set()
+_warned: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -129,31 +129,33 @@ def token_limit(params: dict[str, Any], model: str = "") -> int | None:
 # ---------------------------------------------------------------- reasoning
 
 
-def nearest_effort(asked: str, supported: Sequence[str] | None, model: str = "") -> str | None:
+def nearest_effort(asked: str, supported: Sequence[str] | None) -> str | None:
     """The effort to send for ``asked`` (a word of :data:`EFFORT_LADDER`) on a model that accepts ``supported``
     (None: unknown, the gateway's whole set).
 
     An accepted effort is sent as it is; another is lowered to the nearest accepted one below it, never raised.
     Only when the model accepts nothing at or below it (``minimal``, or ``low`` on a model that starts at
-    ``medium``) is the model's weakest effort sent, with a warning (once per model and effort). A model that
-    accepts no effort at all gets none (with a warning)."""
+    ``medium``) is the model's weakest effort sent. A model that accepts no effort at all gets none."""
     accepted = [e for e in EFFORT_LADDER if e in (GATEWAY_EFFORTS if supported is None else supported)]
     if asked in accepted:
         return asked
     below = [e for e in accepted if _RANK[e] < _RANK[asked]]
-    chosen = below[-1] if below else (accepted[0] if accepted else None)
-    if not below and (model, asked, str(chosen)) not in _warned:
-        _warned.add((model, asked, str(chosen)))
-        if chosen is None:
-            logger.warning("CodeBuddy: %s accepts no reasoning effort; reasoning_effort %r is not sent", model, asked)
-        else:
-            logger.warning(
-                "CodeBuddy: %s accepts no reasoning effort at or below %r; its weakest, %r, is sent",
-                model,
-                asked,
-                chosen,
-            )
-    return chosen
+    return below[-1] if below else (accepted[0] if accepted else None)
+
+
+def _say_if_raised(model: str, asked: str, chosen: str | None) -> None:
+    """A warning (once per model and effort) when the effort sent is not the one asked or below it."""
+    if chosen is not None and _RANK[chosen] <= _RANK[asked]:
+        return
+    if (model, asked) in _warned:
+        return
+    _warned.add((model, asked))
+    if chosen is None:
+        logger.warning("CodeBuddy: %s accepts no reasoning effort; reasoning_effort %r is not sent", model, asked)
+    else:
+        logger.warning(
+            "CodeBuddy: %s accepts no reasoning effort at or below %r; its weakest, %r, is sent", model, asked, chosen
+        )
 
 
 def _effort_word(value: Any, model: str) -> str | None:
@@ -186,7 +188,10 @@ def reasoning_fields(params: dict[str, Any], model: str, supported: Sequence[str
     if effort is None:
         return {}
     word = _effort_word(effort, model)
-    chosen = nearest_effort(word, supported, model) if word is not None else None
+    if word is None:
+        return {}
+    chosen = nearest_effort(word, supported)
+    _say_if_raised(model, word, chosen)
     if chosen is None:
         return {}
     if not (isinstance(summary, str) and summary.strip().lower() in SUMMARIES):

@@ -120,14 +120,22 @@ def test_limits_through_litellm(mode: str, ok_route: respx.Route, kw: dict[str, 
     ],
 )
 def test_nearest_effort(asked: str, supported: tuple[str, ...] | None, sent: str | None) -> None:
-    assert nearest_effort(asked, supported, "m") == sent
+    assert nearest_effort(asked, supported) == sent
 
 
 def test_raising_is_never_silent(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="litellm_codebuddy.provider.params"):
-        assert nearest_effort("low", ("medium", "high"), "model-raised") == "medium"
-        assert nearest_effort("max", ("medium", "high"), "model-raised") == "high"
-    assert ["weakest, 'medium', is sent" in r.getMessage() for r in caplog.records] == [True]
+        assert reasoning_fields({"reasoning_effort": "low"}, "model-raised", ("medium", "high")) == {
+            "reasoning_effort": "medium",
+            "reasoning_summary": "auto",
+        }
+        reasoning_fields({"reasoning_effort": "low"}, "model-raised", ("medium", "high"))  # once per model and effort
+        reasoning_fields({"reasoning_effort": "max"}, "model-raised", ("medium", "high"))  # lowered: no warning
+        reasoning_fields({"reasoning_effort": "high"}, "model-none", ())
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert "model-raised accepts no reasoning effort at or below 'low'; its weakest, 'medium', is sent" in messages[0]
+    assert "model-none accepts no reasoning effort" in messages[1]
 
 
 @pytest.mark.parametrize("effort", ["low", "medium", "high", "xhigh"])

@@ -91,7 +91,6 @@ def test_catalog_limits_agree(model_id: str) -> None:
     assert limits.window.source.strip() and limits.output.source.strip()
 
 
-
 @pytest.mark.parametrize("model_id", MODELS)
 def test_capabilities(model_id: str) -> None:
     model = f"codebuddy/{model_id}"
