@@ -249,6 +249,11 @@ def test_user_needs_allowed_params(mode: str, ok_route: respx.Route) -> None:
     assert sent_body(ok_route)["user"] == "user-42"
 
 
+def test_user_is_forwarded_without_allowed_params(mode: str, ok_route: respx.Route) -> None:
+    call(mode, user="user-43")
+    assert sent_body(ok_route)["user"] == "user-43"
+
+
 def test_reasoning_effort_with_allowed_params(mode: str, ok_route: respx.Route) -> None:
     call(mode, reasoning_effort="high", allowed_openai_params=["reasoning_effort"])
     body = sent_body(ok_route)
