@@ -40,7 +40,7 @@ import openai
 import yaml
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.local.launch import free_port, start_proxy, stop, wait_http
 
 KEY = "ck_bench.creditsvalue"

@@ -15,7 +15,7 @@ import anthropic
 import openai
 import pytest
 
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
 
 from support.proxy import CLIENT_TIMEOUT, PROJECT_CONFIG, UPSTREAM_KEY, Proxy, marker, request_with, running_proxy
 
