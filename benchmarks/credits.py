@@ -4,8 +4,9 @@
 
 The gateway caches a prompt's prefix only for requests that carry ``prompt_cache_key`` and bills a cached token at a
 fraction of an uncached one. This drives one coding-agent conversation per session (a long system prompt, a dozen
-tools, a history that grows by a tool call and a file's content every turn) against the built-in fake, which bills
-credits the way the field reports describe (``fake_codebuddy.billing``), and sums the ``credit`` of every answer:
+tools, a history that grows every turn by the answer and a file's content or the user's next request) against the
+built-in fake, which bills credits the way the field reports describe (``fake_codebuddy.billing``), and sums the
+``credit`` of every answer:
 
 * ``no key``: a client that sends no key, the provider's derived key turned off (``auto_prompt_cache_key=False``);
 * ``derived key``: the same client with the provider's default, one key derived per conversation;
@@ -64,7 +65,8 @@ _RULES = [
 
 
 def system_prompt() -> str:
-    """A coding agent's long system prompt (about 6,000 tokens): rules, conventions and a repository map."""
+    """A coding agent's long system prompt (about 5,200 tokens by the fake's count): rules, conventions and a
+    repository map."""
     parts = ["You are a careful software engineer working in a Python repository through tools."]
     for section in range(12):
         parts.append(f"\n## Conventions, part {section + 1}\n")
@@ -103,7 +105,7 @@ def tools() -> list[dict[str, Any]]:
 
 
 def file_content(turn: int) -> str:
-    """What a tool returns: a source file of about 400 tokens."""
+    """What a tool returns: a source file of about 530 tokens."""
     lines = [f"# src/pkg/module_{turn:02d}.py"]
     for i in range(18):
         lines.append(f"def step_{turn}_{i}(value: int) -> int:\n    return value * {i + 1} + {turn}  # step {i}")
@@ -241,6 +243,7 @@ def main() -> int:
 
     results: dict[str, list[tuple[float, int, int]]] = {}
     with FakeCodeBuddy(api_key=KEY, max_requests=0) as fake, tempfile.TemporaryDirectory() as tmp:
+        fake.set_fault("usage=full")  # the fake's own prompt, cached and completion figures on every answer
         variants: dict[str, Callable[[list[dict[str, Any]]], Any]] = {
             "SDK, no key": sdk_sender(fake.base_url, derived=False),
             "SDK, derived key": sdk_sender(fake.base_url, derived=True),

@@ -269,7 +269,8 @@ def catalog_sources() -> str:
         )
     text = table(("model", "context window", "source", "max output", "source"), rows)
     known = ", ".join(_code(m) for m in EFFORTS)
-    return text + f"\n\nReasoning efforts are known for {known} (`EFFORTS`: `max` is rejected there, 9router's field report)."
+    note = f"Reasoning efforts are known for {known} (`EFFORTS`: `max` is rejected there, 9router's field report)."
+    return f"{text}\n\n{note}"
 
 
 def exit_codes() -> str:
