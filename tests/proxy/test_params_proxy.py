@@ -23,6 +23,8 @@ GPT = "codebuddy/gpt-5.5"
 CLAUDE = "codebuddy/claude-sonnet-4.6"
 NO_KEY = "codebuddy-no-derived-key"  # a deployment with auto_prompt_cache_key: false
 WITH_MAX = "codebuddy/fake-with-max"  # a deployment whose model_info declares every effort, max included
+PRICED = "codebuddy/fake-priced"  # a deployment with token prices, cache reads cheaper
+IN, CACHE_READ, OUT = 2e-6, 2e-7, 8e-6
 LENIENT = "codebuddy-drop-params"  # a deployment with drop_params: true
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 JSON_SCHEMA = {
@@ -50,6 +52,16 @@ def config(tmp_dir: Path) -> Path:
             "model_name": WITH_MAX,
             "litellm_params": {**params, "model": WITH_MAX},
             "model_info": {"mode": "chat", "supports_reasoning": True, "reasoning_effort_levels": ["high", "max"]},
+        },
+        {
+            "model_name": PRICED,
+            "litellm_params": {**params, "model": PRICED},
+            "model_info": {
+                "mode": "chat",
+                "input_cost_per_token": IN,
+                "cache_read_input_token_cost": CACHE_READ,
+                "output_cost_per_token": OUT,
+            },
         },
     ]
     path = tmp_dir / "proxy_config.yaml"
@@ -301,3 +313,68 @@ def test_codex_user_agent_drops_them(oai: openai.OpenAI, fake: FakeCodeBuddy) ->
     resp = codex.responses.create(model=GPT, input=word, text={"format": {"type": "json_object"}})
     assert resp.output_text == f"Echo: {word}"
     assert "response_format" not in sent(fake, word)
+
+
+# ------------------------------------------------------------------------------------------------ cache usage
+
+
+def two_turns(word: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """An agent's first and second turn: the second resends the first (a long system prompt) and adds to it."""
+    first = [{"role": "system", "content": "You are a careful coding agent. " * 150}, {"role": "user", "content": word}]
+    second = [*first, {"role": "assistant", "content": f"Echo: {word}"}, {"role": "user", "content": f"{word} more"}]
+    return first, second
+
+
+@STREAM
+def test_chat_usage_shows_cache_reads(oai: openai.OpenAI, stream: bool) -> None:
+    first, second = two_turns(marker())
+    usages = []
+    for messages in (first, second):
+        if stream:
+            chunks = list(
+                oai.chat.completions.create(
+                    model=GPT,
+                    messages=messages,
+                    stream=True,
+                    stream_options={"include_usage": True},  # type: ignore[arg-type]
+                )
+            )
+            usages.append(chunks[-1].usage)
+        else:
+            usages.append(oai.chat.completions.create(model=GPT, messages=messages).usage)  # type: ignore[arg-type]
+    assert not (usages[0].prompt_tokens_details and usages[0].prompt_tokens_details.cached_tokens)
+    cached = usages[1].prompt_tokens_details.cached_tokens
+    assert 0 < cached <= usages[1].prompt_tokens
+
+
+@STREAM
+def test_messages_usage_shows_cache_read_input_tokens(claude: anthropic.Anthropic, stream: bool) -> None:
+    """Anthropic clients see the gateway's cache hits as cache_read_input_tokens (input_tokens the rest)."""
+    first, second = two_turns(marker())
+    system = first[0]["content"]
+    kw: dict[str, Any] = {"model": CLAUDE, "system": system}
+    message(claude, stream, messages=first[1:], **kw)
+    usage = message(claude, stream, messages=second[1:], **kw).usage
+    assert usage.cache_read_input_tokens and usage.cache_read_input_tokens > 1000
+    assert usage.input_tokens < usage.cache_read_input_tokens
+
+
+@STREAM
+def test_responses_usage_shows_cached_tokens(oai: openai.OpenAI, stream: bool) -> None:
+    first, second = two_turns(marker())
+    instructions = first[0]["content"]
+    respond(oai, stream, model=GPT, instructions=instructions, input=first[1:])
+    usage = respond(oai, stream, model=GPT, instructions=instructions, input=second[1:]).usage
+    assert usage.input_tokens_details.cached_tokens > 1000
+
+
+def test_spend_prices_cache_reads(oai: openai.OpenAI) -> None:
+    """The proxy's response cost (its spend) prices cache reads at the deployment's cache-read price."""
+    first, second = two_turns(marker())
+    oai.chat.completions.create(model=PRICED, messages=first)  # type: ignore[arg-type]
+    raw = oai.chat.completions.with_raw_response.create(model=PRICED, messages=second)  # type: ignore[arg-type]
+    usage = raw.parse().usage
+    cached = usage.prompt_tokens_details.cached_tokens
+    assert cached > 1000
+    expected = (usage.prompt_tokens - cached) * IN + cached * CACHE_READ + usage.completion_tokens * OUT
+    assert float(raw.headers["x-litellm-response-cost"]) == pytest.approx(expected, rel=1e-6)
