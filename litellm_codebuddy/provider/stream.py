@@ -73,8 +73,8 @@ def normalise_usage(
     ``cache_creation_input_tokens``) become ``prompt_tokens_details.cache_write_tokens`` and
     ``cache_creation_input_tokens``: LiteLLM's cost (cache-read prices), the proxy's spend and its Anthropic
     front-end (``cache_read_input_tokens`` on ``/v1/messages``) read those. Without ``prompt_tokens``, the hit and
-    miss counts add up to it; the prompt is never less than the cached and written tokens. ``credit`` is kept as
-    it is.
+    miss counts add up to it; a ``prompt_tokens`` smaller than the cached and written tokens is taken to leave them
+    out (Anthropic's way) and they are added. ``credit`` is kept as it is.
     """
     raw = raw or {}
     pdetails = raw.get("prompt_tokens_details")
@@ -105,8 +105,9 @@ def normalise_usage(
     elif completion is None:
         completion = max((total if total is not None else prompt) - prompt, 0)
     assert prompt is not None and completion is not None
-    prompt = max(prompt, cached)
-    if total is None:
+    if prompt < cached:  # a prompt_tokens that left the cache out, as Anthropic's input_tokens do
+        prompt += cached
+    if total is None or total < prompt + completion:
         total = prompt + completion
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
     details = raw.get("completion_tokens_details") or {}

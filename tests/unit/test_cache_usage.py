@@ -58,6 +58,13 @@ def test_thin_usage_with_hits_keeps_the_prompt_at_least_the_cached_part() -> Non
     assert usage["credit"] == 0.01
 
 
+def test_a_prompt_count_that_leaves_the_cache_out_gets_it_added() -> None:
+    usage = usage_of(
+        {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105, "cache_read_input_tokens": 800}
+    )
+    assert (usage["prompt_tokens"], usage["total_tokens"], usage["cache_read_input_tokens"]) == (900, 905, 800)
+
+
 def test_no_cache_fields_no_cache_figures() -> None:
     usage = usage_of({"prompt_tokens": 10, "completion_tokens": 2})
     assert "prompt_tokens_details" not in usage and "cache_read_input_tokens" not in usage
