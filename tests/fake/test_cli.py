@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
 
 from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import login as auth
@@ -408,6 +410,12 @@ def test_login_timeout(capsys: pytest.CaptureFixture[str], fake: FakeCodeBuddy) 
 def test_login_network_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "login", "--api-base", closed_base(), "--no-browser")
     assert code == EXIT_NETWORK and "could not reach" in err
+
+
+def test_login_rate_limited(capsys: pytest.CaptureFixture[str], upstream: respx.MockRouter) -> None:
+    upstream.post("https://gw.example/v2/plugin/auth/state").mock(return_value=httpx.Response(429))
+    code, _, err = run(capsys, "login", "--api-base", "https://gw.example/v2", "--no-browser")
+    assert code == EXIT_RATE_LIMIT and "rate limited (HTTP 429)" in err
 
 
 def test_status_expired_and_corrupt(capsys: pytest.CaptureFixture[str]) -> None:

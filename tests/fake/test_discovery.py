@@ -25,8 +25,8 @@ from litellm_codebuddy.account.discovery import (
     model_cost_entries,
     model_list,
     register_live_models,
-    root_url,
 )
+from litellm_codebuddy.account.http import roots
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS, supported_efforts
 
 KEY = "ck_disc123.S3cretDiscoveryKey"
@@ -49,7 +49,7 @@ def unique(prefix: str = "fake-disc") -> str:
     ],
 )
 def test_root_url(base: str, root: str) -> None:
-    assert root_url(base) == root
+    assert roots(base).site == root
 
 
 def test_v3_config(fake: FakeCodeBuddy) -> None:
@@ -114,6 +114,11 @@ def test_network_failure() -> None:
     found = discover(KEY, base, timeout=2)
     assert found.source == "catalog" and found.note is not None and "could not connect" in found.note
     assert KEY not in found.note
+
+
+def test_an_unusable_base_is_reported_once() -> None:
+    found = discover(KEY, "http://[::1/v2")  # http(s), but not a URL httpx can use
+    assert found.source == "catalog" and found.note is not None and found.note.count("not a usable URL") == 1
 
 
 def test_uses_env_key_then_stored_token(fake: FakeCodeBuddy, monkeypatch: pytest.MonkeyPatch) -> None:

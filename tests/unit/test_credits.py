@@ -19,7 +19,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm_codebuddy.account.credits import CREDITS_BODY, CreditsError, fetch_credits, parse_credits
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.cli import main
-from litellm_codebuddy.cli.explain import EXIT_AUTH, EXIT_NETWORK, EXIT_NOT_CONFIGURED, EXIT_OK
+from litellm_codebuddy.cli.explain import EXIT_AUTH, EXIT_NETWORK, EXIT_NOT_CONFIGURED, EXIT_OK, EXIT_RATE_LIMIT
 
 from support.upstream import FULL_USAGE, KEY, MODES, STREAM_MODES, URL, USER, call, ok_response
 
@@ -152,6 +152,12 @@ def test_credits_failures(
     upstream.post(BILLING).mock(return_value=answer)
     code, _, err = run(capsys, "credits")
     assert code == exit_code and "could not read the credits" in err
+
+
+def test_credits_rate_limited(upstream: respx.MockRouter, key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    upstream.post(BILLING).mock(return_value=httpx.Response(429))
+    code, _, err = run(capsys, "credits")
+    assert code == EXIT_RATE_LIMIT and "could not read the credits: rate limited (HTTP 429)" in err
 
 
 def test_credits_without_a_key(capsys: pytest.CaptureFixture[str]) -> None:
