@@ -285,6 +285,7 @@ def settings() -> str:
     """The per-call settings; every name and default is read from the package."""
     _setup()
     from litellm_codebuddy.endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV
+    from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV
     from litellm_codebuddy.provider.call import DEFAULT_TIMEOUT
     from litellm_codebuddy.provider.coalesce import COALESCE_ENV
 
@@ -318,6 +319,19 @@ def settings() -> str:
             "off",
         ),
         (
+            "prompt-cache key",
+            f"`prompt_cache_key=` is sent as it is; without one a key is derived per conversation, unless "
+            f"`auto_prompt_cache_key=False` per call or deployment, or `{AUTO_CACHE_KEY_ENV}=0`"
+            " ([the key](sdk.md#the-prompt-cache-key))",
+            "derived",
+        ),
+        (
+            "unsupported parameters",
+            "`drop_params=True` (per call or deployment, or `litellm.drop_params`): `response_format` and "
+            "`logprobs` are left out instead of refused ([why](sdk.md#response_format-and-logprobs))",
+            "refused",
+        ),
+        (
             "HTTP client",
             "`client=`: an `httpx.Client` / `httpx.AsyncClient` (or LiteLLM's handler wrapping one)",
             "a pooled client per process (async: per event loop)",
@@ -331,6 +345,7 @@ def environment() -> str:
     _setup()
     from litellm_codebuddy.account.startup import BUDGET_ENV, DEFAULT_BUDGET
     from litellm_codebuddy.endpoint import BASE_ENV, CREDIT_COST_ENV, DEFAULT_API_BASE, KEY_ENV
+    from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV
     from litellm_codebuddy.provider.coalesce import COALESCE_ENV
 
     rows = [
@@ -342,6 +357,12 @@ def environment() -> str:
             "unset: cost 0.0",
         ),
         (COALESCE_ENV, "the coalescing window in ms for the process ([performance](performance.md))", "unset: off"),
+        (
+            AUTO_CACHE_KEY_ENV,
+            "`0` (or `false`, `off`): no prompt-cache key is derived for the process "
+            "([the key](sdk.md#the-prompt-cache-key))",
+            "unset: derived",
+        ),
         (
             BUDGET_ENV,
             "seconds the proxy start-up hook may spend on model discovery ([proxy](proxy.md))",
