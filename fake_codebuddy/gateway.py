@@ -6,7 +6,8 @@
 4. auth (``auth``): failure answers HTTP 401 ``{"code": 401, "msg": "unauthorized: ...", ...}``;
 5. an injected business error (``code=``, ``nested=``);
 6. the request checks (``checks``);
-7. the answer stream (``answer`` says what it holds, ``stream`` how it is written).
+7. the prompt cache: what the request reads from it and writes to it (``billing``);
+8. the answer stream (``answer`` says what it holds and what it costs, ``stream`` how it is written).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .checks import validate
 from .codes import business_message, error_body, request_id
 from .directives import Faults, request_directives
 from .http import Gone, Request, abort, is_gone, phrase, send, send_json, sleep_watching
+from .models import picked
 from .state import FakeState
 from .stream import write_stream
 
@@ -106,10 +108,14 @@ async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, wri
         if refusal.status is not None:
             obj = {"code": refusal.code, "msg": refusal.msg, "requestId": request_id()}
             return await send_json(writer, refusal.status, obj, keep_alive=keep)
-        return await send_json(writer, f.status or 200, error_body(refusal.code, refusal.msg), keep_alive=keep)
+        obj = error_body(refusal.code, refusal.msg)
+        if refusal.param is not None:
+            obj["extError"] = {"param": refusal.param}
+        return await send_json(writer, f.status or 200, obj, keep_alive=keep)
 
-    model = f.model or body["model"]
-    ans = Answer(f, body, enc(model), uuid.uuid4().hex[:12] + "_", seed=req.body)
+    model = f.model or picked(body["model"])
+    cached = state.cache.use(body)  # read before the answer, written for the next request (billing)
+    ans = Answer(f, body, enc(model), uuid.uuid4().hex[:12] + "_", seed=req.body, cache=cached)
     if is_gone(reader, writer):
         raise Gone
     try:

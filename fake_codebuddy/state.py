@@ -7,7 +7,8 @@ Routes change it only through its methods (``traffic.record``, ``account.issue_t
   connections, streams the client abandoned.
 * :class:`Account`: the login, discovery and credits endpoints' knobs (see ``account``) and what the login
   endpoints issued: access tokens with their expiry, refresh tokens, pending login states.
-* :class:`FakeState`: both, the accepted key (``api_key``), the extra models, the ``set_fault`` directives and the
+* :class:`~.billing.PromptCache`: the prompt prefixes cached under each ``prompt_cache_key``.
+* :class:`FakeState`: all three, the accepted key (``api_key``), the extra models, the ``set_fault`` directives and the
   fake's own URL.
 """
 
@@ -21,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .billing import PromptCache
 from .directives import Faults
 from .http import Request
 from .models import KNOWN_MODELS
@@ -178,6 +180,8 @@ class FakeState:
     """``http(s)://HOST:PORT``, set by the server once it listens."""
     traffic: Traffic = field(default_factory=Traffic)
     account: Account = field(default_factory=Account)
+    cache: PromptCache = field(default_factory=PromptCache)
+    """The prompt cache, per ``prompt_cache_key`` (``billing``)."""
 
     @classmethod
     def create(cls, api_key: str | None, models: Iterable[str] | None, max_requests: int) -> FakeState:

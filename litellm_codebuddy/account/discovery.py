@@ -9,6 +9,11 @@ the API base without its ``/v2``:
 2. ``GET {root}/v3/config`` -> ``data.models[].id``.
 3. ``GET {root}/console/enterprises/personal/models`` -> rows like the first (the international site answers 500).
 
+Reasoning efforts: ``/v3/config`` lists each model's ``reasoning.supportedEfforts``. When another endpoint answered
+and its rows carry none, ``/v3/config`` is asked for them too (within the budget; a failure there only leaves the
+efforts unknown). What the account says a model accepts is remembered
+(:func:`~litellm_codebuddy.catalog.remember_account_efforts`) and wins over the catalog when an effort is chosen.
+
 Limits and flags come from the live answer when it has them, else from the catalog
 (:mod:`litellm_codebuddy.catalog`) for its own models, else they are unknown. ``budget`` bounds the whole
 discovery in seconds (every request and pause included), for callers that must not wait long (proxy start-up).
@@ -21,13 +26,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 import litellm
 
-from ..catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS, catalog_supports_vision, model_info, register_catalog
+from ..catalog import (
+    CONTEXT_WINDOWS,
+    EFFORTS,
+    MAX_OUTPUT_TOKENS,
+    catalog_supports_vision,
+    model_info,
+    register_catalog,
+    remember_account_efforts,
+)
 from ..endpoint import KEY_ENV, PROVIDER
 from .credentials import account_key
 from .http import TIMEOUT, AccountError, json_object, key_headers, request_json, roots, session
@@ -45,6 +58,8 @@ __all__ = [
     "model_cost_entries",
     "model_list",
     "register_live_models",
+    "remember",
+    "with_efforts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -71,6 +86,8 @@ class LiveModel:
     supports_vision: bool | None = None
     supports_tools: bool | None = None
     supports_reasoning: bool | None = None
+    efforts: tuple[str, ...] | None = None
+    """the reasoning efforts the account says the model accepts (None: it does not say)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +97,7 @@ class LiveModel:
             "supports_vision": self.supports_vision,
             "supports_tools": self.supports_tools,
             "supports_reasoning": self.supports_reasoning,
+            "efforts": list(self.efforts) if self.efforts is not None else None,
         }
 
     def info(self) -> dict[str, Any]:
@@ -91,6 +109,7 @@ class LiveModel:
             self.supports_vision,
             supports_tools=self.supports_tools,
             supports_reasoning=self.supports_reasoning,
+            efforts=self.efforts,
         )
 
 
@@ -107,7 +126,7 @@ class Discovery:
 
 def catalog_models() -> list[LiveModel]:
     return [
-        LiveModel(mid, window, MAX_OUTPUT_TOKENS.get(mid), catalog_supports_vision(mid))
+        LiveModel(mid, window, MAX_OUTPUT_TOKENS.get(mid), catalog_supports_vision(mid), efforts=EFFORTS.get(mid))
         for mid, window in CONTEXT_WINDOWS.items()
     ]
 
@@ -125,6 +144,28 @@ def _int(value: Any) -> int | None:
 def _flag(item: dict[str, Any], *names: str) -> bool | None:
     value = next((item[n] for n in names if n in item), None)
     return value if isinstance(value, bool) else None
+
+
+def _efforts(item: dict[str, Any]) -> tuple[str, ...] | None:
+    """``reasoning.supportedEfforts`` (``/v3/config``'s shape) or ``supportedEfforts``, as lower-case words."""
+    reasoning = item.get("reasoning")
+    raw = reasoning.get("supportedEfforts") if isinstance(reasoning, dict) else None
+    if raw is None:
+        raw = item.get("supportedEfforts")
+    if not isinstance(raw, list):
+        return None
+    return tuple(str(e).strip().lower() for e in raw if isinstance(e, str) and e.strip())
+
+
+def with_efforts(models: list[LiveModel], others: list[LiveModel]) -> list[LiveModel]:
+    """``models`` with the efforts ``others`` (another endpoint's answer) give for the ones that have none."""
+    found = {m.id: m.efforts for m in others if m.efforts is not None}
+    return [m if m.efforts is not None or m.id not in found else replace(m, efforts=found[m.id]) for m in models]
+
+
+def remember(models: list[LiveModel]) -> None:
+    """Keep what the account says each model accepts, for the provider's choice of effort."""
+    remember_account_efforts({m.id: m.efforts for m in models})
 
 
 def _entry(item: Any) -> LiveModel | None:
@@ -148,6 +189,7 @@ def _entry(item: Any) -> LiveModel | None:
         vision,
         _flag(item, "supportsToolCall", "supportsTools", "supports_tools"),
         _flag(item, "supportsReasoning", "supports_reasoning"),
+        _efforts(item),
     )
 
 
@@ -230,7 +272,13 @@ def fetch_live_models(
     with session(client) as http:
         for endpoint in ENDPOINTS:
             try:
-                return _try(http, root, key, endpoint, clock), endpoint
+                models = _try(http, root, key, endpoint, clock)
+                if endpoint != CONFIG_PATH and all(m.efforts is None for m in models):
+                    try:  # only /v3/config is known to list efforts: ask it too, for them alone
+                        models = with_efforts(models, _try(http, root, key, CONFIG_PATH, clock))
+                    except AccountError as exc:
+                        logger.debug("CodeBuddy model discovery: no reasoning efforts: %s", exc)
+                return models, endpoint
             except AccountError as exc:
                 if exc.kind == "config":  # an unusable base or key fails every endpoint alike
                     raise
@@ -268,6 +316,7 @@ _LISTED_INFO = (
     "supports_vision",
     "supports_function_calling",
     "supports_reasoning",
+    "reasoning_effort_levels",
 )
 
 
@@ -302,4 +351,5 @@ def register_live_models(
         register_catalog()
     else:
         litellm.register_model(model_cost_entries(found.models))
+        remember(found.models)
     return [m.id for m in found.models]

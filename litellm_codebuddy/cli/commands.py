@@ -32,6 +32,7 @@ from ..account.credits import fetch_credits
 from ..account.discovery import Discovery, LiveModel, catalog_models, discover, model_list
 from ..account.http import AccountError
 from ..endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, BadBaseURL, api_root, key_is_well_formed
+from ..provider.params import MIN_MAX_TOKENS
 from .explain import (
     EXIT_AUTH,
     EXIT_CODES,
@@ -156,7 +157,7 @@ def cmd_doctor(args: argparse.Namespace, io: Output) -> int:
             resp = litellm.completion(
                 model=f"{PROVIDER}/{model}",
                 messages=[{"role": "user", "content": "ping"}],
-                max_tokens=1,
+                max_tokens=MIN_MAX_TOKENS,  # the gateway's smallest
                 api_key=creds.key,
                 api_base=args.api_base,
                 timeout=args.timeout,
@@ -273,6 +274,7 @@ def _model_rows(models: Iterable[LiveModel]) -> list[tuple[str, ...]]:
             _yes_no(m.supports_vision),
             _yes_no(m.supports_tools),
             _yes_no(m.supports_reasoning),
+            ",".join(m.efforts) if m.efforts is not None else "?",
         )
         for m in models
     ]
@@ -311,7 +313,9 @@ def cmd_models(args: argparse.Namespace, io: Output) -> int:
             )
         )
         return EXIT_OK
-    _table([("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING"), *_model_rows(found.models)], io)
+    _table(
+        [("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING", "EFFORTS"), *_model_rows(found.models)], io
+    )
     source = f"live ({found.endpoint})" if found.source == "live" else "built-in catalog"
     io.err(f"{len(found.models)} models, source: {source}")
     return EXIT_OK

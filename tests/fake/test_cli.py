@@ -116,7 +116,7 @@ def test_doctor_ok(capsys: pytest.CaptureFixture[str], fake: FakeCodeBuddy, key:
     assert f"ck_… ({len(KEY)} characters), well formed" in out and "OK" in out
     assert KEY not in out + err and "S3cret" not in out + err
     body = fake.requests[-1].body
-    assert body["messages"][-1] == {"role": "user", "content": "ping"} and body["max_tokens"] == 1
+    assert body["messages"][-1] == {"role": "user", "content": "ping"} and body["max_tokens"] == 16
 
 
 def test_doctor_honours_env_api_base(
@@ -291,7 +291,16 @@ def test_chat_cut_stream_is_a_network_error(capsys: pytest.CaptureFixture[str], 
 def test_models_catalog(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "models")
     assert code == EXIT_OK
-    assert out.splitlines()[0].split() == ["MODEL", "CONTEXT", "MAX", "OUTPUT", "VISION", "TOOLS", "REASONING"]
+    assert out.splitlines()[0].split() == [
+        "MODEL",
+        "CONTEXT",
+        "MAX",
+        "OUTPUT",
+        "VISION",
+        "TOOLS",
+        "REASONING",
+        "EFFORTS",
+    ]
     assert "codebuddy/gemini-3.1-pro" in out and "1M" in out and "128k" in out
     assert "built-in catalog" in err
 

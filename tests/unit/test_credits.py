@@ -202,6 +202,10 @@ def test_models_live_yaml(upstream: respx.MockRouter, key: str, capsys: pytest.C
     upstream.get("https://www.codebuddy.ai/v2/enterprises/personal/models").mock(
         return_value=httpx.Response(200, json={"code": 0, "data": rows})
     )
+    efforts = {"models": [{"id": 'odd "name"', "reasoning": {"supportedEfforts": ["low", "high"]}}]}
+    upstream.get("https://www.codebuddy.ai/v3/config").mock(
+        return_value=httpx.Response(200, json={"code": 0, "data": efforts})
+    )
     code, out, _ = run(capsys, "models", "--live", "--yaml")
     assert code == EXIT_OK and "your account (/v2/enterprises/personal/models)" in out
     (entry,) = yaml.safe_load(out)["model_list"]
@@ -210,6 +214,7 @@ def test_models_live_yaml(upstream: respx.MockRouter, key: str, capsys: pytest.C
         "max_input_tokens": 64_000,
         "supports_function_calling": False,
         "supports_reasoning": True,
+        "reasoning_effort_levels": ["low", "high"],
     }
 
 
