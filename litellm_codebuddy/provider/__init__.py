@@ -80,7 +80,9 @@ is in the socket), ``ssl.SSLObject.pending()`` and ``ssl.MemoryBIO.pending`` (as
 
 **Proven versions.** ``./test.sh`` runs the fault tests (``tests/faults/test_ready.py``) at both ends of the declared
 ranges: httpx 0.28.0, httpcore 1.0.0, h11 0.13.0 (the oldest pass) and what resolves today (httpx 0.29.0, httpcore
-1.0.9, h11 0.16.0, anyio 4.16.0 when this was written; ``pip list`` in the full pass's virtualenv says what ran).
+1.0.9, h11 0.16.0, with anyio 4.16.0 in both, when this was written; ``pip list`` in a pass's virtualenv says what
+ran). The window's aiohttp transport is LiteLLM's (aiohttp 3.14.5 with LiteLLM 1.108.7 here);
+``tests/unit/test_transport.py`` fails when LiteLLM stops offering it, and the window then reads through httpx.
 
 **A library that changes these fields**: where the h11 connection or its reader is not found or looks different
 (also HTTP/2, a custom transport, respx mocks, a compressed body), :func:`.ready.probe` returns None and the body
