@@ -8,7 +8,9 @@ with ``--jitter``, from the built-in fake over TLS (``--plain``: HTTP), through 
 project's ``proxy_config.yaml`` as shipped, plus an ``openai/`` deployment on the same fake. For each deployment:
 proxy CPU per event (the proxy process and its children), events per second, time to first token (p50, p99), and
 the delay each event picks up on the way (p50, p99: its arrival at the client after its place in the stream's
-schedule, the origin being the earliest arrival that schedule allows). ``--windows`` adds ``codebuddy/``
+schedule, the origin being the earliest arrival that schedule allows), and how many CPUs the proxy, and the fake
+with this client, kept busy meanwhile (on a small machine they share it: a proxy short of CPU falls behind, and
+delays grow whatever it merges). ``--windows`` adds ``codebuddy/``
 deployments with those ``coalesce_ms`` values, to compare (``0``: ready pieces only). Before the streams,
 ``--requests`` short requests one at a time through the same proxy: wall and proxy CPU per request, ``codebuddy/``
 (a plain answer, and streamed) against ``openai/`` (streamed). Rounds are interleaved; every figure is the median
@@ -117,6 +119,7 @@ class Round:
     wall: float
     cpu: float
     events: int
+    others: float = 0.0  # CPU seconds the fake and this client spent meanwhile (the machine's share not the proxy's)
     ttft: list[float] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
 
@@ -162,13 +165,15 @@ def schedule_delays(arrivals: list[tuple[int, float]], pace: float) -> list[floa
     return [t - k * pace - origin for k, t in arrivals]
 
 
-async def batch(url: str, pid: int, model: str, streams: int, directives: str, n: int, pace: float) -> Round:
+async def batch(
+    url: str, pid: int, model: str, streams: int, directives: str, n: int, pace: float, fake_pid: int = 0
+) -> Round:
     """``streams`` concurrent streams through the proxy; each asks with its own words, so the fake (which seeds its
     jitter with the request body) gives each stream its own schedule."""
     limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
     async with httpx.AsyncClient(timeout=300, limits=limits, headers={"Authorization": f"Bearer {MASTER}"}) as client:
         await one_stream(client, url, model, "hi FAKE:events=3", pace)
-        cpu0 = proc_cpu(pid)
+        cpu0, others0 = proc_cpu(pid), proc_cpu(fake_pid) + time.process_time()
         t0 = time.perf_counter()
         out = await asyncio.gather(
             *(one_stream(client, url, model, f"stream {i} {directives}", pace) for i in range(streams))
@@ -176,7 +181,8 @@ async def batch(url: str, pid: int, model: str, streams: int, directives: str, n
         wall = time.perf_counter() - t0
         await asyncio.sleep(0.2)  # LiteLLM's background logging of the last streams
         cpu = proc_cpu(pid) - cpu0
-    result = Round(wall, cpu, sum(len(a) for _, a in out))
+        others = proc_cpu(fake_pid) + time.process_time() - others0
+    result = Round(wall, cpu, sum(len(a) for _, a in out), others / wall)
     for ttft, arrivals in out:
         if len(arrivals) != n:
             raise RuntimeError(f"{model}: {len(arrivals)} events in a stream, expected {n}")
@@ -305,11 +311,14 @@ def main() -> int:
             "ttft99": med([pct(x.ttft, 99) for x in rs]),
             "delay50": med([pct(x.delays, 50) for x in rs]),
             "delay99": med([pct(x.delays, 99) for x in rs]),
+            "proxy cores": med([x.cpu / x.wall for x in rs]),
+            "other cores": med([x.others for x in rs]),
         }
         print(
             f"  {label:<32} {s['ev/s']:7.0f} ev/s  proxy CPU/event {s['cpu/ev'] * 1e3:6.3f} ms  "
             f"TTFT p50 {s['ttft50'] * 1e3:6.1f} p99 {s['ttft99'] * 1e3:6.1f} ms  "
-            f"delay p50 {s['delay50'] * 1e3:6.1f} p99 {s['delay99'] * 1e3:7.1f} ms",
+            f"delay p50 {s['delay50'] * 1e3:6.1f} p99 {s['delay99'] * 1e3:7.1f} ms  "
+            f"(CPUs busy: proxy {s['proxy cores']:.2f}, fake + client {s['other cores']:.2f})",
             flush=True,
         )
     for label, model in names.items():
