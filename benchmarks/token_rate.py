@@ -1,17 +1,18 @@
 """Benchmark: token-rate streams, and short requests, through the LiteLLM proxy, as a team's gateway sends them.
 
     python benchmarks/token_rate.py [--quick] [--rounds 3] [--streams 64] [--events 500] [--pace 0.01]
-                                    [--jitter 0.003] [--plain] [--windows 0,20,auto] [--requests 200]
+                                    [--jitter 0.003] [--spread 1] [--plain] [--windows 0,20,auto] [--requests 200]
 
-Many concurrent streams (64 by default) of events paced ``--pace`` apart (10 ms: about 100 tokens per second each)
-with ``--jitter``, from the built-in fake over TLS (``--plain``: HTTP), through one LiteLLM proxy started with the
+Many concurrent streams (64 by default, started evenly over ``--spread`` seconds, as a team's requests do not all
+arrive in the same millisecond) of events paced ``--pace`` apart (10 ms: about 100 tokens per second each) with
+``--jitter``, from the built-in fake over TLS (``--plain``: HTTP), through one LiteLLM proxy started with the
 project's ``proxy_config.yaml`` as shipped, plus an ``openai/`` deployment on the same fake. For each deployment:
 proxy CPU per event (the proxy process and its children), events per second, time to first token (p50, p99), and
 the delay each event picks up on the way (p50, p99: its arrival at the client after its place in the stream's
 schedule, the origin being the earliest arrival that schedule allows), and how many CPUs the proxy, and the fake
 with this client, kept busy meanwhile (on a small machine they share it: a proxy short of CPU falls behind, and
-delays grow whatever it merges). ``--windows`` adds ``codebuddy/``
-deployments with those ``coalesce_ms`` values, to compare (``0``: ready pieces only). Before the streams,
+delays grow whatever it merges). ``--windows`` adds ``codebuddy/`` deployments with those ``coalesce_ms`` values,
+to compare (``0``: ready pieces only). Before the streams,
 ``--requests`` short requests one at a time through the same proxy: wall and proxy CPU per request, ``codebuddy/``
 (a plain answer, and streamed) against ``openai/`` (streamed). Rounds are interleaved; every figure is the median
 over rounds. The last lines compare ratios with the goals (PASS/MISS). The machine's load is printed at the start
@@ -124,9 +125,13 @@ class Round:
     delays: list[float] = field(default_factory=list)
 
 
-async def one_stream(client: httpx.AsyncClient, url: str, model: str, text: str, pace: float) -> tuple[float, Any]:
-    """(time to first token, [(event index, arrival)]) of one streamed call through the proxy."""
+async def one_stream(
+    client: httpx.AsyncClient, url: str, model: str, text: str, pace: float, start: float = 0.0
+) -> tuple[float, Any]:
+    """(time to first token, [(event index, arrival)]) of one streamed call through the proxy, sent after
+    ``start`` seconds."""
     body = {"model": model, "messages": [SYSTEM, {"role": "user", "content": text}], "stream": True}
+    await asyncio.sleep(start)
     t0 = time.perf_counter()
     arrivals: list[tuple[int, float]] = []
     done = False
@@ -166,17 +171,28 @@ def schedule_delays(arrivals: list[tuple[int, float]], pace: float) -> list[floa
 
 
 async def batch(
-    url: str, pid: int, model: str, streams: int, directives: str, n: int, pace: float, fake_pid: int = 0
+    url: str,
+    pid: int,
+    model: str,
+    streams: int,
+    directives: str,
+    n: int,
+    pace: float,
+    fake_pid: int = 0,
+    spread: float = 0.0,
 ) -> Round:
-    """``streams`` concurrent streams through the proxy; each asks with its own words, so the fake (which seeds its
-    jitter with the request body) gives each stream its own schedule."""
+    """``streams`` concurrent streams through the proxy, started evenly over ``spread`` seconds; each asks with its
+    own words, so the fake (which seeds its jitter with the request body) gives each stream its own schedule."""
     limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
     async with httpx.AsyncClient(timeout=300, limits=limits, headers={"Authorization": f"Bearer {MASTER}"}) as client:
         await one_stream(client, url, model, "hi FAKE:events=3", pace)
         cpu0, others0 = proc_cpu(pid), proc_cpu(fake_pid) + time.process_time()
         t0 = time.perf_counter()
         out = await asyncio.gather(
-            *(one_stream(client, url, model, f"stream {i} {directives}", pace) for i in range(streams))
+            *(
+                one_stream(client, url, model, f"stream {i} {directives}", pace, i * spread / streams)
+                for i in range(streams)
+            )
         )
         wall = time.perf_counter() - t0
         await asyncio.sleep(0.2)  # LiteLLM's background logging of the last streams
@@ -254,6 +270,9 @@ def main() -> int:
     parser.add_argument("--pace", type=float, default=0.01, help="seconds between events (default 0.01)")
     parser.add_argument("--jitter", type=float, default=0.003, help="the fake's jitter= (seconds, default 0.003)")
     parser.add_argument("--plain", action="store_true", help="plain HTTP to the fake instead of TLS")
+    parser.add_argument(
+        "--spread", type=float, default=1.0, help="seconds over which the streams start (default 1; 0: all at once)"
+    )
     parser.add_argument("--windows", default="", help="also codebuddy/ with these coalesce_ms, e.g. 0,20,auto")
     parser.add_argument("--requests", type=int, default=None, help="short requests per round (default 200, 0: none)")
     args = parser.parse_args()
@@ -271,7 +290,7 @@ def main() -> int:
     )
     print(
         f"{args.streams} streams x {n} events, {args.pace * 1e3:g} ms apart, jitter {args.jitter * 1e3:g} ms, "
-        f"{'TLS' if tls else 'plain HTTP'} to the fake, {rounds} interleaved rounds",
+        f"started over {args.spread:g} s, {'TLS' if tls else 'plain HTTP'} to the fake, {rounds} interleaved rounds",
         flush=True,
     )
     tmp = Path(tempfile.mkdtemp(prefix="cb-token-rate-"))
