@@ -9,10 +9,11 @@ arrive in the same millisecond) of events paced ``--pace`` apart (10 ms: about 1
 project's ``proxy_config.yaml`` as shipped, plus an ``openai/`` deployment on the same fake. For each deployment:
 proxy CPU per event (the proxy process and its children), events per second, time to first token (p50, p99), and
 the delay each event picks up on the way (p50, p99: its arrival at the client after its place in the stream's
-schedule, the origin being the earliest arrival that schedule allows), and how many CPUs the proxy, and the fake
-with this client, kept busy meanwhile (on a small machine they share it: a proxy short of CPU falls behind, and
-delays grow whatever it merges). ``--windows`` adds ``codebuddy/`` deployments with those ``coalesce_ms`` values,
-to compare (``0``: ready pieces only). Before the streams,
+schedule, the origin being the earliest arrival that schedule allows; and the p99 of the events that arrive once
+every stream has its first token, when the proxy is past the start of every request), and how many CPUs the proxy,
+and the fake with this client, kept busy meanwhile (on a small machine they share it: a proxy short of CPU falls
+behind, and delays grow whatever it merges). ``--windows`` adds ``codebuddy/`` deployments with those
+``coalesce_ms`` values, to compare (``0``: ready pieces only). Before the streams,
 ``--requests`` short requests one at a time through the same proxy: wall and proxy CPU per request, ``codebuddy/``
 (a plain answer, and streamed) against ``openai/`` (streamed). Rounds are interleaved; every figure is the median
 over rounds. The last lines compare ratios with the goals (PASS/MISS). The machine's load is printed at the start
@@ -123,6 +124,7 @@ class Round:
     others: float = 0.0  # CPU seconds the fake and this client spent meanwhile (the machine's share not the proxy's)
     ttft: list[float] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
+    steady: list[float] = field(default_factory=list)  # the delays of events once every stream has begun
 
 
 async def one_stream(
@@ -199,11 +201,14 @@ async def batch(
         cpu = proc_cpu(pid) - cpu0
         others = proc_cpu(fake_pid) + time.process_time() - others0
     result = Round(wall, cpu, sum(len(a) for _, a in out), others / wall)
+    begun = max(arrivals[0][1] for _, arrivals in out if arrivals)  # every stream has its first token
     for ttft, arrivals in out:
         if len(arrivals) != n:
             raise RuntimeError(f"{model}: {len(arrivals)} events in a stream, expected {n}")
         result.ttft.append(ttft)
-        result.delays.extend(schedule_delays(arrivals, pace))
+        delays = schedule_delays(arrivals, pace)
+        result.delays.extend(delays)
+        result.steady.extend(d for (_, t), d in zip(arrivals, delays, strict=True) if t > begun)
     return result
 
 
@@ -330,13 +335,15 @@ def main() -> int:
             "ttft99": med([pct(x.ttft, 99) for x in rs]),
             "delay50": med([pct(x.delays, 50) for x in rs]),
             "delay99": med([pct(x.delays, 99) for x in rs]),
+            "steady99": med([pct(x.steady, 99) for x in rs]),
             "proxy cores": med([x.cpu / x.wall for x in rs]),
             "other cores": med([x.others for x in rs]),
         }
         print(
             f"  {label:<32} {s['ev/s']:7.0f} ev/s  proxy CPU/event {s['cpu/ev'] * 1e3:6.3f} ms  "
             f"TTFT p50 {s['ttft50'] * 1e3:6.1f} p99 {s['ttft99'] * 1e3:6.1f} ms  "
-            f"delay p50 {s['delay50'] * 1e3:6.1f} p99 {s['delay99'] * 1e3:7.1f} ms  "
+            f"delay p50 {s['delay50'] * 1e3:6.1f} p99 {s['delay99'] * 1e3:7.1f} ms "
+            f"(once all streams began: p99 {s['steady99'] * 1e3:6.1f} ms)  "
             f"(CPUs busy: proxy {s['proxy cores']:.2f}, fake + client {s['other cores']:.2f})",
             flush=True,
         )
@@ -356,11 +363,11 @@ def main() -> int:
         # "no worse": a 10 % + 5 ms allowance for run-to-run noise
         ("TTFT p50 vs openai/ (+10 % + 5 ms)", cb["ttft50"] / (oa["ttft50"] * 1.1 + 0.005), 1.0),
         ("TTFT p99 vs openai/ (+10 % + 5 ms)", cb["ttft99"] / (oa["ttft99"] * 1.1 + 0.005), 1.0),
-        (f"added delay p99 (ms, bound {BOUND * 1e3:g})", cb["delay99"] * 1e3, BOUND * 1e3),
+        (f"added delay p99 once all streams began (ms, bound {BOUND * 1e3:g})", cb["steady99"] * 1e3, BOUND * 1e3),
     ]
     print("\ngoals (from this run):")
     for name, value, limit in goals:
-        print(f"  {'PASS' if value <= limit else 'MISS'}  {name:<44} {value:8.3f}  (goal <= {limit:g})")
+        print(f"  {'PASS' if value <= limit else 'MISS'}  {name:<58} {value:8.3f}  (goal <= {limit:g})")
     load = os.getloadavg()
     print(f"load at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
