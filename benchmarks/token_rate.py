@@ -9,11 +9,12 @@ arrive in the same millisecond) of events paced ``--pace`` apart (10 ms: about 1
 project's ``proxy_config.yaml`` as shipped, plus an ``openai/`` deployment on the same fake. For each deployment:
 proxy CPU per event (the proxy process and its children), events per second, time to first token (p50, p99), and
 the delay each event picks up on the way (p50, p99: its arrival at the client after its place in the stream's
-schedule, the origin being the earliest arrival that schedule allows; and the p99 of the events that arrive once
-every stream has its first token, when the proxy is past the start of every request), and how many CPUs the proxy,
-and the fake with this client, kept busy meanwhile (on a small machine they share it: a proxy short of CPU falls
-behind, and delays grow whatever it merges). ``--windows`` adds ``codebuddy/`` deployments with those
-``coalesce_ms`` values, to compare (``0``: ready pieces only). Before the streams,
+schedule, the origin being the earliest arrival that schedule allows; and the p99 of the events that arrive while
+all streams run, after the last first token and before the first end: the proxy's work at the start and the end
+of every request, bunched together here, left out), and how many CPUs the proxy, and the fake with this client,
+kept busy meanwhile (on a small machine they share it: a proxy short of CPU falls behind, and delays grow whatever
+it merges). ``--windows`` adds ``codebuddy/`` deployments with those ``coalesce_ms`` values, to compare (``0``:
+ready pieces only). Before the streams,
 ``--requests`` short requests one at a time through the same proxy: wall and proxy CPU per request, ``codebuddy/``
 (a plain answer, and streamed) against ``openai/`` (streamed). Rounds are interleaved; every figure is the median
 over rounds. The last lines compare ratios with the goals (PASS/MISS). The machine's load is printed at the start
@@ -124,7 +125,7 @@ class Round:
     others: float = 0.0  # CPU seconds the fake and this client spent meanwhile (the machine's share not the proxy's)
     ttft: list[float] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
-    steady: list[float] = field(default_factory=list)  # the delays of events once every stream has begun
+    steady: list[float] = field(default_factory=list)  # the delays of events while every stream streams
 
 
 async def one_stream(
@@ -201,14 +202,17 @@ async def batch(
         cpu = proc_cpu(pid) - cpu0
         others = proc_cpu(fake_pid) + time.process_time() - others0
     result = Round(wall, cpu, sum(len(a) for _, a in out), others / wall)
-    begun = max(arrivals[0][1] for _, arrivals in out if arrivals)  # every stream has its first token
+    # while every stream streams: after the last first token, before the first stream ends (the proxy's work at the
+    # start and the end of 64 requests, and its garbage collections there, left out)
+    begun = max(arrivals[0][1] for _, arrivals in out if arrivals)
+    ending = min(arrivals[-1][1] for _, arrivals in out if arrivals)
     for ttft, arrivals in out:
         if len(arrivals) != n:
             raise RuntimeError(f"{model}: {len(arrivals)} events in a stream, expected {n}")
         result.ttft.append(ttft)
         delays = schedule_delays(arrivals, pace)
         result.delays.extend(delays)
-        result.steady.extend(d for (_, t), d in zip(arrivals, delays, strict=True) if t > begun)
+        result.steady.extend(d for (_, t), d in zip(arrivals, delays, strict=True) if begun < t < ending)
     return result
 
 
@@ -343,7 +347,7 @@ def main() -> int:
             f"  {label:<32} {s['ev/s']:7.0f} ev/s  proxy CPU/event {s['cpu/ev'] * 1e3:6.3f} ms  "
             f"TTFT p50 {s['ttft50'] * 1e3:6.1f} p99 {s['ttft99'] * 1e3:6.1f} ms  "
             f"delay p50 {s['delay50'] * 1e3:6.1f} p99 {s['delay99'] * 1e3:7.1f} ms "
-            f"(once all streams began: p99 {s['steady99'] * 1e3:6.1f} ms)  "
+            f"(while all run: p99 {s['steady99'] * 1e3:6.1f} ms)  "
             f"(CPUs busy: proxy {s['proxy cores']:.2f}, fake + client {s['other cores']:.2f})",
             flush=True,
         )
@@ -363,7 +367,7 @@ def main() -> int:
         # "no worse": a 10 % + 5 ms allowance for run-to-run noise
         ("TTFT p50 vs openai/ (+10 % + 5 ms)", cb["ttft50"] / (oa["ttft50"] * 1.1 + 0.005), 1.0),
         ("TTFT p99 vs openai/ (+10 % + 5 ms)", cb["ttft99"] / (oa["ttft99"] * 1.1 + 0.005), 1.0),
-        (f"added delay p99 once all streams began (ms, bound {BOUND * 1e3:g})", cb["steady99"] * 1e3, BOUND * 1e3),
+        (f"added delay p99 while all streams run (ms, bound {BOUND * 1e3:g})", cb["steady99"] * 1e3, BOUND * 1e3),
     ]
     print("\ngoals (from this run):")
     for name, value, limit in goals:
