@@ -41,7 +41,7 @@ caller gets, only how many chunks it comes in; each can be switched off or falls
   configs): after the first chunk, reads that arrive within the window of the oldest one waiting go out together; a
   reader thread (sync) or task (async) reads while the consumer waits; :class:`.coalesce.Backlog` is the
   bookkeeping both share. ``auto`` sizes the window from how many reads per second the process's streams receive
-  (0 when idle, up to 50 ms when busy). The first chunk is never held, nothing waits longer than the window, the
+  (0 when idle, up to 40 ms when busy). The first chunk is never held, nothing waits longer than the window, the
   end of the stream goes at once. Async streams with a window are read through LiteLLM's aiohttp transport (where
   LiteLLM itself would use it): the reader needs no readiness probe, and aiohttp costs about a third of httpx's CPU
   per event over TLS.

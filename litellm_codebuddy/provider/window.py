@@ -6,11 +6,11 @@ the process is (an optimisation; the package docstring describes the whole path)
 * unset or ``0``: no window. Streams go in ready pieces (one chunk per event unless the consumer fell behind).
 * a number ``N`` (milliseconds, up to 10000): a fixed window. After the first chunk, events that arrive within
   ``N`` ms of the oldest one waiting go out as one chunk.
-* ``auto`` or ``auto:N``: a window that follows how busy the process is, up to ``N`` ms (``auto``: 50). It is 0
-  while this process's coalescing streams receive fewer than :data:`IDLE_RATE` network reads per second (each
-  event goes out alone, nothing waits), grows in proportion above that, and is ``N`` from :data:`BUSY_RATE` reads
-  per second on. The rate is measured over about a second (:class:`Meter`), before any merging, so merging does
-  not feed back into it.
+* ``auto`` or ``auto:N``: a window that follows how busy the process is, up to ``N`` ms (``auto``: 40, so that with
+  the proxy's own processing an event picks up at most about 50 ms on the way). It is 0 while this process's
+  coalescing streams receive fewer than :data:`IDLE_RATE` network reads per second (each event goes out alone,
+  nothing waits), grows in proportion above that, and is ``N`` from :data:`BUSY_RATE` reads per second on. The rate
+  is measured over about a second (:class:`Meter`), before any merging, so merging does not feed back into it.
 
 Every window keeps the same promises: the first chunk is never held, no event waits longer than the window's
 limit, the end of the stream goes at once.
@@ -35,7 +35,7 @@ __all__ = ["AUTO_LIMIT_MS", "BUSY_RATE", "COALESCE_ENV", "IDLE_RATE", "METER", "
 logger = logging.getLogger(__name__)
 
 COALESCE_ENV = "CODEBUDDY_STREAM_COALESCE_MS"
-AUTO_LIMIT_MS = 50.0  # the limit of ``auto``
+AUTO_LIMIT_MS = 40.0  # the limit of ``auto``
 IDLE_RATE = 200.0  # reads per second (all coalescing streams of the process) below which ``auto`` holds nothing
 BUSY_RATE = 1000.0  # reads per second from which ``auto`` holds for its whole limit
 _MAX_WINDOW_MS = 10_000.0

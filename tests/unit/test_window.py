@@ -46,7 +46,7 @@ def test_the_call_wins_over_the_deployment_and_the_deployment_over_the_environme
     monkeypatch.setenv(COALESCE_ENV, "auto")
     assert coalesce_window(10, 20) == Window(0.01)
     assert coalesce_window(None, 20) == Window(0.02)
-    assert coalesce_window() == Window(0.05, adaptive=True)
+    assert coalesce_window() == Window(AUTO_LIMIT_MS / 1000, adaptive=True)
 
 
 @pytest.mark.parametrize("value", ["soon", -1, 10_001, "auto:x", "autox", "auto:-5", [20]])
