@@ -87,7 +87,8 @@ def explain(exc: BaseException) -> tuple[int, str]:
     known = upstream.known if upstream is not None else None
     lines: list[str] = []
     if upstream is not None and known is not None:
-        lines.append(f"CodeBuddy error {upstream.code}: {known.meaning}.")
+        label = f"CodeBuddy error {upstream.code}" if upstream.code is not None else "CodeBuddy"
+        lines.append(f"{label}: {known.meaning}.")
         if known.hint:
             lines.append(f"What to do: {known.hint}.")
         if upstream.text:  # the meaning is already above: keep the gateway's own words and the requestId
