@@ -285,9 +285,8 @@ def soft_block_error(
 ) -> Exception:
     """The ``ContentPolicyViolationError`` for a stream whose whole content was the notice."""
     said = f" (finish_reason {finish_reason!r})" if finish_reason else ""
-    message = (
-        f"CodeBuddy: {SOFT_BLOCK.meaning}. Upstream said: {SOFT_BLOCK_NOTICE!r}{said}."
-        + (f" requestId={request_id}." if request_id else "")
+    message = f"CodeBuddy: {SOFT_BLOCK.meaning}. Upstream said: {SOFT_BLOCK_NOTICE!r}{said}." + (
+        f" requestId={request_id}." if request_id else ""
     )
     upstream = Upstream(http_status, 400, None, SOFT_BLOCK_NOTICE, request_id, known=SOFT_BLOCK)
     body = json.dumps({"error": {"message": SOFT_BLOCK_NOTICE, "finish_reason": finish_reason}}).encode()
@@ -315,9 +314,7 @@ def reset_delay(text: str, now: datetime.datetime | None = None) -> int | None:
         offset = datetime.timedelta(hours=int(off_h), minutes=int(off_m or 0))
         zone = datetime.timezone(offset if sign == "+" else -offset)
     try:
-        when = datetime.datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=zone
-        )
+        when = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=zone)
     except ValueError:  # not a real date or time (and a zone beyond +-24h)
         return None
     now = now or datetime.datetime.now(datetime.timezone.utc)
