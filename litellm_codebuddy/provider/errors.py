@@ -339,6 +339,7 @@ _STATUS_WORDS = {
 }
 
 _SAFE_HEADERS = ("retry-after", "content-type", "x-request-id")
+_KIND_CODES: dict[str, str] = {"content_policy": "content_policy_violation", "context_window": "context_length_exceeded"}
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
 _TOO_LONG_WORDS = re.compile(r"prompt is too long|input length too long|context_length_exceeded", re.IGNORECASE)
@@ -377,10 +378,15 @@ def _exception(
         status, headers=safe, content=body, request=httpx.Request("POST", "https://codebuddy.invalid")
     )
     common: dict[str, Any] = {"message": message, "model": model, "llm_provider": PROVIDER}
-    if kind == "content_policy":
-        return litellm.ContentPolicyViolationError(response=response, **common)
-    if kind == "context_window":
-        return litellm.ContextWindowExceededError(response=response, **common)
+    if kind is not None:
+        # OpenAI's error object, as an OpenAI client would get it: LiteLLM's Responses bridge reads its code
+        # into a streamed ``response.failed`` event (``context_length_exceeded`` is what clients act on)
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": _KIND_CODES[kind]}
+        if kind == "content_policy":
+            return litellm.ContentPolicyViolationError(response=response, body=error, **common)
+        exc = litellm.ContextWindowExceededError(response=response, **common)
+        exc.body, exc.code, exc.type = error, error["code"], error["type"]
+        return exc
     if status == 400:
         return litellm.BadRequestError(response=response, **common)
     if status == 401:

@@ -156,6 +156,7 @@ def test_channel_refusal_is_a_content_policy_violation(status: int, msg: str) ->
     assert said.display == CHANNEL["displayMsg"]["en"]  # type: ignore[index]
     assert said.known is not None and said.known.kind == "content_policy"
     assert "11128" in str(exc) and msg in str(exc) and "req-channel-1" in str(exc)
+    assert exc.code == "content_policy_violation"
 
 
 @pytest.mark.parametrize("status", [200, 400])
@@ -186,6 +187,8 @@ def test_context_too_long(body: dict[str, Any], headline: str) -> None:
     assert text.split("litellm.BadRequestError: ", 1)[1].startswith(headline), text
     said = upstream_of(exc)
     assert said is not None and said.known is TOO_LONG
+    # OpenAI's error object: LiteLLM's Responses bridge puts its code into a streamed response.failed event
+    assert exc.code == "context_length_exceeded" and exc.body["code"] == "context_length_exceeded"  # type: ignore[index]
 
 
 def test_context_too_long_counts_as_claude_code_reads_them() -> None:
