@@ -339,7 +339,11 @@ _STATUS_WORDS = {
 }
 
 _SAFE_HEADERS = ("retry-after", "content-type", "x-request-id")
-_KIND_CODES: dict[str, str] = {"content_policy": "content_policy_violation", "context_window": "context_length_exceeded"}
+#: OpenAI's error code for each kind
+_KIND_CODES: dict[str, str] = {
+    "content_policy": "content_policy_violation",
+    "context_window": "context_length_exceeded",
+}
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
 _TOO_LONG_WORDS = re.compile(r"prompt is too long|input length too long|context_length_exceeded", re.IGNORECASE)
