@@ -29,6 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "litellm_codebuddy"
+FAKE = ROOT / "fake_codebuddy"
 
 # a marker is a whole line of its own (so prose can quote one)
 MARKER = re.compile(r"^<!-- generated: ([\w-]+) -->\n(.*?)^<!-- end generated -->$", re.DOTALL | re.MULTILINE)
@@ -312,15 +313,33 @@ def _first_paragraph(path: Path) -> str:
     return _rst_to_md(" ".join(doc.split("\n\n")[0].split()))
 
 
-def layout() -> str:
-    """The package's modules, each with the first paragraph of its own docstring."""
+def _modules(package: Path) -> str:
+    """A package's modules, each with the first paragraph of its own docstring."""
     rows = []
-    for path in sorted(PACKAGE.rglob("*.py"), key=lambda p: (p.parent.relative_to(PACKAGE).parts, p.name)):
+    for path in sorted(package.rglob("*.py"), key=lambda p: (p.parent.relative_to(package).parts, p.name)):
         name = path.relative_to(ROOT).as_posix()
         if path.name == "__init__.py":
             name = path.parent.relative_to(ROOT).as_posix() + "/"
         rows.append((_code(name), _first_paragraph(path)))
     return table(("module", "what it is (its docstring's first paragraph)"), rows)
+
+
+def layout() -> str:
+    """The provider package's modules (litellm_codebuddy/)."""
+    return _modules(PACKAGE)
+
+
+def fake_layout() -> str:
+    """The fake's modules (fake_codebuddy/)."""
+    return _modules(FAKE)
+
+
+def directives() -> str:
+    """The fake's fault directives, from its one table (``DIRECTIVES`` in fake_codebuddy/directives.py)."""
+    _setup()
+    from fake_codebuddy import directive_rows
+
+    return table(("directive", "value", "what the fake does"), ((_code(n), v, m) for n, v, m in directive_rows()))
 
 
 def kinds() -> str:
@@ -344,6 +363,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "settings": settings,
     "environment": environment,
     "layout": layout,
+    "fake-layout": fake_layout,
+    "directives": directives,
     "kinds": kinds,
 }
 

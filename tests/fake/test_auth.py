@@ -19,8 +19,8 @@ import httpx
 import litellm
 import pytest
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import login as auth
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 MODEL = "codebuddy/gpt-5.5"
 USER = [{"role": "user", "content": "hi"}]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.cli import main
@@ -29,7 +30,6 @@ from litellm_codebuddy.cli.explain import (
     EXIT_USAGE,
 )
 from litellm_codebuddy.cli.output import Progress
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_cli123.S3cretCliValue"
 COMMANDS = ("doctor", "chat", "models", "login", "logout", "status")

@@ -12,6 +12,7 @@ import litellm
 import pytest
 import respx
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import discovery
 from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.account.discovery import (
@@ -27,7 +28,6 @@ from litellm_codebuddy.account.discovery import (
     root_url,
 )
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_disc123.S3cretDiscoveryKey"
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 from support.proxy import Proxy, running_proxy
 

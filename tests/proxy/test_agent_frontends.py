@@ -17,8 +17,8 @@ import openai
 import pytest
 import yaml
 
-from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.fake.tokens import count_tokens
+from fake_codebuddy import FakeCodeBuddy
+from fake_codebuddy.tokens import count_tokens
 
 from support.proxy import (
     CLIENT_TIMEOUT,

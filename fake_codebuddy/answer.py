@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .directives import Faults
 from .messages import text_of, words
 from .tokens import count_tokens, prompt_tokens
 
@@ -45,10 +46,11 @@ enc: Callable[[str], str] = json.encoder.encode_basestring_ascii
 class Answer:
     """One answer being streamed: the request, its directives and the chunk sequence so far."""
 
-    d: dict[str, Any]
+    faults: Faults
     body: dict[str, Any]
     model_json: str
     rid: str
+    seed: bytes = b""  # seeds the pacing jitter (the request body: same request, same schedule)
     seq: int = 0
     role_sent: bool = False
     finish: str = "stop"
@@ -112,8 +114,7 @@ def _reasoning(ans: Answer, text: str) -> str:
 
 
 def _tool_calls(ans: Answer, tools: list[Any]) -> Iterator[str]:
-    d, body = ans.d, ans.body
-    parallel = d.get("parallel") and len(tools) > 1 and body.get("parallel_tool_calls") is not False
+    parallel = ans.faults.parallel and len(tools) > 1 and ans.body.get("parallel_tool_calls") is not False
     for i, tool in enumerate(tools if parallel else tools[:1]):
         name, params = _tool_function(tool)
         args = _arguments_for(params)
@@ -143,15 +144,15 @@ def _text_answer(msgs: list[dict[str, Any]], text: str, images: int) -> str:
 
 def events(ans: Answer, text: str, images: int) -> Iterator[str]:
     """The payload of every event before the finish chunk."""
-    d, body = ans.d, ans.body
+    f, body = ans.faults, ans.body
     if body.get("reasoning_effort") is not None:
         for piece in words("Thinking about: " + text):
             yield _reasoning(ans, piece)
-    if "size" in d:
-        yield _content(ans, "x" * d["size"])
+    if f.size is not None:
+        yield _content(ans, "x" * f.size)
         return
-    if "events" in d:
-        for k in range(d["events"]):
+    if f.events is not None:
+        for k in range(f.events):
             yield _content(ans, f"w{k} ")
         return
     msgs: list[dict[str, Any]] = body["messages"]
@@ -165,7 +166,7 @@ def events(ans: Answer, text: str, images: int) -> Iterator[str]:
 
 def usage(ans: Answer) -> dict[str, Any] | None:
     """The finish chunk's usage for the answer sent so far, in the ``usage=`` directive's shape."""
-    mode = ans.d.get("usage", "basic")
+    mode = ans.faults.usage or "basic"
     if mode == "none":
         return None
     prompt = prompt_tokens(ans.body["messages"])
@@ -178,7 +179,7 @@ def usage(ans: Answer) -> dict[str, Any] | None:
         "completion_tokens": completion,
         "total_tokens": total,
         "completion_tokens_details": {"reasoning_tokens": reasoning},
-        "prompt_tokens_details": {"cached_tokens": min(ans.d.get("cached", 0), prompt)},
+        "prompt_tokens_details": {"cached_tokens": min(ans.faults.cached or 0, prompt)},
         "credit": 0.01,
     }
     if mode == "thinking":
