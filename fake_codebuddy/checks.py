@@ -15,13 +15,17 @@ None, and the first refusal answers the request:
 8. tool schemas contain no ``$ref``/``$defs``/``allOf`` key, else HTTP **400** ``{"code":400,"msg":"Invalid request
    parameters"}`` (always 400);
 9. every tool message's ``tool_call_id`` matches an earlier assistant ``tool_calls`` id, else 11148;
-10. no system prompt names another coding agent (:data:`UNAPPROVED_AGENTS`, case-insensitive), else 11140
-    "Illegal API invocation from an unapproved channel";
+10. no system or assistant text holds one of the phrases the gateway fingerprints
+    (:data:`~.refusals.CHANNEL_PHRASES`: Claude Code's and Codex CLI's opening sentences, "OhMyOpenCode", Claude
+    Code's billing-header line; exact text, user and tool content are not read), else HTTP **400** 11128 "Illegal
+    API invocation from an unapproved channel" with ``displayMsg`` in en, zh and zh-hant (``refusals``);
 11. ``model`` is a bare known id (``models.KNOWN_MODELS`` and ``models.ACCOUNT_MODELS``, anything starting with
     ``fake-``, or the ``models=`` given to the constructor), else 11102 "service info not found for the model";
-12. content parts are ``{"type":"text","text":str,...}`` or exactly
+12. the prompt fits the model's input window (``models.input_window``; the prompt counted by ``tokens``), else HTTP
+    **400** 11115 "prompt is too long: N tokens > M maximum" with ``extError.code`` "context_length_exceeded";
+13. content parts are ``{"type":"text","text":str,...}`` or exactly
     ``{"type":"image_url","image_url":{"url":str}}`` (no other keys, no other part types), else 11101;
-13. ``reasoning_effort`` "none"/"off" -> 11150.
+14. ``reasoning_effort`` "none"/"off" -> 11150.
 
 A new rule is one more function in :data:`CHECKS`, at its place in the order; it sees the request and the fake's
 state (:class:`Chat`).
@@ -35,20 +39,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from .messages import is_empty, text_of
-from .models import ACCOUNT_MODELS
+from .models import ACCOUNT_MODELS, input_window
+from .refusals import CHANNEL_PHRASES, REFUSALS, Said
 from .state import FakeState
-
-UNAPPROVED_AGENTS: tuple[str, ...] = ("claude code", "cursor", "cline", "roo code", "kilo code", "codex cli")
+from .tokens import prompt_tokens
 
 
 @dataclass(frozen=True)
 class Refusal:
     """Why the gateway refuses a request: business ``code`` and ``msg``; ``status`` forces the HTTP status and the
-    bare ``{"code","msg","requestId"}`` body (else the ``status=`` directive's status, default 200)."""
+    bare ``{"code","msg","requestId"}`` body (else the ``status=`` directive's status, default 200), or ``body`` as
+    the field reports it (``refusals``) under ``status``."""
 
     code: int
     msg: str
     status: int | None = None
+    body: dict[str, Any] | None = None
+
+    @classmethod
+    def field(cls, name: str, said: Said) -> Refusal:
+        """The refusal ``name`` of :data:`~.refusals.REFUSALS`, its body naming what ``said`` gives."""
+        entry = REFUSALS[name]
+        assert entry.body is not None, name
+        body = entry.body(said)
+        return cls(int(body.get("code", entry.status)), str(body.get("msg", "")), entry.status, body)
 
 
 @dataclass(frozen=True)
@@ -137,10 +151,10 @@ def tool_results_match_calls(chat: Chat) -> Refusal | None:
 
 def approved_channel(chat: Chat) -> Refusal | None:
     for m in chat.messages:
-        if m.get("role") == "system":
-            text = text_of(m.get("content")).lower()
-            if any(name in text for name in UNAPPROVED_AGENTS):
-                return Refusal(11140, "Illegal API invocation from an unapproved channel")
+        if m.get("role") in ("system", "assistant"):
+            text = text_of(m.get("content"))
+            if any(phrase in text for phrase in CHANNEL_PHRASES):
+                return Refusal.field("channel", Said(model=str(chat.body.get("model"))))
     return None
 
 
@@ -149,6 +163,16 @@ def known_model(chat: Chat) -> Refusal | None:
     if isinstance(model, str) and (model in chat.state.models or model in ACCOUNT_MODELS or model.startswith("fake-")):
         return None
     return Refusal(11102, "service info not found for the model")
+
+
+def fits_the_window(chat: Chat) -> Refusal | None:
+    window = input_window(str(chat.body.get("model")))
+    if window is None:
+        return None
+    tokens = prompt_tokens(chat.messages)
+    if tokens <= window:
+        return None
+    return Refusal.field("toolong", Said(model=str(chat.body.get("model")), prompt_tokens=tokens, window=window))
 
 
 def _good_part(part: Any) -> bool:
@@ -197,6 +221,7 @@ CHECKS: tuple[Check, ...] = (
     tool_results_match_calls,
     approved_channel,
     known_model,
+    fits_the_window,
     content_parts,
     reasoning_effort,
 )

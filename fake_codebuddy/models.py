@@ -41,3 +41,10 @@ ACCOUNT_MODELS: dict[str, dict[str, Any]] = {
         _row("deepseek-v4.1-flash", 128_000, 64_000),
     )
 }
+
+
+def input_window(model: str) -> int | None:
+    """The model's input window in tokens (its row's ``maxInputTokens``), or None for a model without one (``fake-``
+    ids and the constructor's extra models)."""
+    row = ACCOUNT_MODELS.get(model)
+    return int(row["maxInputTokens"]) if row is not None else None
