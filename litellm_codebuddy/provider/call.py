@@ -39,6 +39,8 @@ class Call:
     """TLS verification: a bool, or a CA bundle path (``ssl_verify``, the LiteLLM way)"""
     coalesce: float = 0.0
     """the opt-in coalescing window in seconds (0 = off)"""
+    routed: bool = False
+    """called by a LiteLLM Router (the proxy, or a Router in the SDK): its metadata names a model group"""
     client: Any = field(default=None, repr=False, compare=False)
     logging_obj: Any = field(default=None, repr=False, compare=False)
     model_response: Any = field(default=None, repr=False, compare=False)
@@ -66,6 +68,7 @@ class Call:
         ``logger_fn``, ``acompletion``, ...) are ignored."""
         params = MappingProxyType(dict(optional_params or {}))
         deployment = litellm_params or {}
+        metadata = deployment.get("metadata")
         return cls(
             model=model,
             messages=messages,
@@ -78,6 +81,7 @@ class Call:
             coalesce=coalesce_window(params.get("coalesce_ms"), deployment.get("coalesce_ms"), model)
             if stream
             else 0.0,
+            routed=isinstance(metadata, Mapping) and bool(metadata.get("model_group")),
             client=client,
             logging_obj=logging_obj,
             model_response=model_response,

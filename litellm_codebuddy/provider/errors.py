@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import httpx
 import litellm
+from litellm.exceptions import MidStreamFallbackError
 
 from ..endpoint import BASE_ENV, KEY_ENV, KEYS_URL, PROVIDER, redact, redact_headers
 
@@ -49,6 +50,7 @@ __all__ = [
     "is_soft_block",
     "may_be_soft_block",
     "reset_delay",
+    "routed_refusal",
     "soft_block_error",
     "status_error",
     "transport_error",
@@ -291,6 +293,20 @@ def soft_block_error(
     upstream = Upstream(http_status, 400, None, SOFT_BLOCK_NOTICE, request_id, known=SOFT_BLOCK)
     body = json.dumps({"error": {"message": SOFT_BLOCK_NOTICE, "finish_reason": finish_reason}}).encode()
     return status_error(400, message, model, body=body, upstream=upstream, kind="content_policy")
+
+
+def routed_refusal(exc: Exception, model: str) -> Exception:
+    """A refusal with a fallback list (content policy, context window) met while a Router's stream opens, in
+    LiteLLM's envelope for errors met before a stream's first chunk: ``MidStreamFallbackError`` with the refusal
+    as ``original_exception`` and ``is_pre_first_chunk``. The Router unwraps it on every front-end: its chat
+    completions path reads the first chunk inside its fallback chain either way, but the ``/v1/messages`` and
+    ``/v1/responses`` bridges run their fallbacks for a stream only from this envelope (a bare 400 passes through
+    them unchanged). Any other exception is returned as it is."""
+    if not isinstance(exc, (litellm.ContentPolicyViolationError, litellm.ContextWindowExceededError)):
+        return exc
+    return MidStreamFallbackError(
+        message=str(exc), model=model, llm_provider=PROVIDER, original_exception=exc, is_pre_first_chunk=True
+    )
 
 
 # ---------------------------------------------------------------- the reset time of a rate limit

@@ -640,3 +640,56 @@ def test_key_never_shown(body: dict[str, Any]) -> None:
     said = upstream_of(exc)
     shown = [str(exc), repr(exc), repr(said), exc.response.text, str(dict(exc.response.headers))]  # type: ignore[attr-defined]
     assert all(KEY not in text for text in shown)
+
+
+# ---------------------------------------------------------------- a Router's streams: LiteLLM's envelope
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        (lambda: sse_response(*notice_events(pieces=3), split=True), litellm.ContentPolicyViolationError),
+        (lambda: json_error(CHANNEL, 400), litellm.ContentPolicyViolationError),
+        (lambda: json_error(TOO_LONG_BODY, 400), litellm.ContextWindowExceededError),
+        (lambda: sse_response(TOO_LONG_BODY, done=False), litellm.ContextWindowExceededError),
+    ],
+    ids=["soft-block", "11128", "11115", "11115-in-stream"],
+)
+@pytest.mark.parametrize("routed", [True, False], ids=["router", "sdk"])
+def test_a_routers_stream_refusal_comes_in_litellms_envelope(
+    upstream: respx.MockRouter, answer: Any, kind: type[Exception], routed: bool
+) -> None:
+    """Called by a Router (its metadata names a model group), an async stream's refusal before the first chunk is
+    raised as MidStreamFallbackError(original_exception=<refusal>, is_pre_first_chunk=True), the envelope LiteLLM's
+    /v1/responses bridge runs its content-policy fallbacks from; called directly, it stays the refusal itself."""
+    upstream.post(URL).mock(side_effect=lambda request: answer())
+    metadata = {"model_group": "main"} if routed else {}
+
+    async def run() -> None:
+        stream = await litellm.acompletion(model=MODEL, messages=USER, api_key=KEY, stream=True, metadata=metadata)
+        async for _ in stream:
+            pass
+
+    with pytest.raises(Exception) as info:
+        asyncio.run(run())
+    exc = info.value
+    if routed:
+        assert isinstance(exc, litellm.exceptions.MidStreamFallbackError), repr(exc)
+        assert isinstance(exc.original_exception, kind) and exc.is_pre_first_chunk
+        assert exc.status_code == 400
+    else:
+        assert isinstance(exc, kind), repr(exc)
+    assert upstream_of(exc) is not None
+
+
+def test_a_refusal_after_content_is_not_enveloped(upstream: respx.MockRouter) -> None:
+    upstream.post(URL).mock(return_value=sse_response(event("partial "), CHANNEL, done=False, split=True))
+
+    async def run() -> list[Any]:
+        stream = await litellm.acompletion(
+            model=MODEL, messages=USER, api_key=KEY, stream=True, metadata={"model_group": "main"}
+        )
+        return [c async for c in stream]
+
+    with pytest.raises(litellm.ContentPolicyViolationError):
+        asyncio.run(run())
