@@ -102,12 +102,14 @@ def test_claude_code(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_pa
     system = request.body["messages"][0]
     assert system["role"] == "system"
     assert request.body["model"] == "claude-sonnet-4.6"
-    # Claude Code's own system prompt names "Claude Code"; the gateway (and the fake, after it) refuses such
-    # prompts as an unapproved channel (11140). The prompt reaches it unchanged, and the refusal is a clear error.
-    assert "claude code" in str(system["content"]).lower()
+    # Claude Code's system prompt carries its billing-header line ("x-anthropic-billing-header: cc_version=...") and,
+    # interactively, opens with "You are Claude Code, Anthropic's official CLI for Claude."; the gateway (and the
+    # fake, after it) fingerprints both and refuses them as an unapproved channel (11128, HTTP 400). The prompt
+    # reaches it unchanged, and Claude Code shows the refusal as a clear error ("API Error: 400 ... 11128 ...").
+    assert str(system["content"]).startswith("x-anthropic-billing-header: cc_version=")
     assert done.returncode != 0, done.stdout
     out = done.stdout + done.stderr
-    assert "11140" in out and "unapproved channel" in out, out[-2000:]
+    assert "API Error: 400" in out and "11128" in out and "unapproved channel" in out, out[-2000:]
 
 
 def test_codex_exec(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path) -> None:
