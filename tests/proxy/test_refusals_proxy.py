@@ -347,3 +347,36 @@ def test_team_keeps_a_limited_key_aside_until_its_reset(team: Proxy, fake: FakeC
         assert asked(KEY_A) > 1, "key A was not used again after its reset"
     finally:
         fake.limits.clear()
+
+
+@pytest.mark.parametrize(("front", "model"), [("messages", "claude-sonnet-4.6"), ("responses", "gemini-3.1-pro")])
+def test_team_limited_key_on_the_agent_front_ends(team: Proxy, fake: FakeCodeBuddy, front: str, model: str) -> None:
+    """The same on /v1/messages and /v1/responses, streamed and plain: the limited key is tried once (its cooldown,
+    the hour until its reset, holds for the rest of the module) and every later request is answered by the other.
+    The request that met the limit: on /v1/messages LiteLLM retries it on the other key; on a /v1/responses stream it
+    fails with response.failed "rate_limit_exceeded" (LiteLLM's Responses bridge sends a stream's 429 to the
+    fallbacks, not to the group's other deployment), and Codex retries it itself."""
+    word = marker()
+    fake.limit(KEY_A, 3600, model=model)
+
+    def asked(key: str) -> int:
+        return sum(1 for rec in reached(fake, word) if rec.headers.get("x-api-key") == key)
+
+    try:
+        first: list[Outcome] = []
+        while asked(KEY_A) == 0 and len(first) < 30:
+            first.append(send(team, front, True, f"{word} {len(first)}", model=f"codebuddy/{model}"))
+        assert asked(KEY_A) == 1, "the proxy never tried key A"
+        limited = first.pop()
+        if front == "messages":
+            assert limited.error is None and limited.text.startswith(f"Echo: {word}"), limited.message[:300]
+        else:
+            assert limited.code == "rate_limit_exceeded" and "6004" in limited.message
+        later = [
+            send(team, front, s, f"{word} {i}", model=f"codebuddy/{model}") for i, s in enumerate([True, False] * 3)
+        ]
+        for out in first + later:
+            assert out.error is None and out.code is None and out.text.startswith(f"Echo: {word}"), out.message[:300]
+        assert asked(KEY_A) == 1
+    finally:
+        fake.limits.pop(KEY_A, None)
