@@ -6,7 +6,8 @@ Login: ``POST /v2/plugin/auth/state`` -> ``{"code":0,"data":{"state","authUrl"[,
 ``X-Refresh-Token`` -> a new token pair (the old refresh token stops working).  Issued access tokens are accepted
 as keys by every endpoint until they expire.
 
-Discovery (the chat endpoint's auth): ``GET /v3/config`` -> ``{"code":0,"data":{"models":[{"id","name"}]}}`` and
+Discovery (the chat endpoint's auth): ``GET /v3/config`` -> ``{"code":0,"data":{"models":[{"id","name",
+"reasoning":{"supportedEfforts","canDisableThinking"}}]}}`` (``models.config_row``) and
 ``GET /console/enterprises/personal/models`` -> ``{"code":0,"data":[{"id","name"}, ...]}``, by default for the
 known models (``KNOWN_MODELS`` and the constructor's ``models=``); ``GET /v2/enterprises/personal/models`` (the
 international site's) -> ``{"code":0,"data":[row, ...]}``, by default every ``models.ACCOUNT_MODELS`` row (``id``,
@@ -41,7 +42,7 @@ from typing import Any
 from .auth import auth_error
 from .codes import request_id
 from .http import Request, send_json
-from .models import ACCOUNT_MODELS
+from .models import ACCOUNT_MODELS, config_row
 from .state import FakeState, LoginPoll
 
 PERSONAL_MODELS = "/v2/enterprises/personal/models"
@@ -101,8 +102,8 @@ def _discovery_entries(state: FakeState, path: str) -> list[dict[str, Any]]:
     for entry in entries:
         item = dict(entry) if isinstance(entry, dict) else {"id": str(entry)}
         item.setdefault("name", item.get("id"))
-        if path == "/v3/config":  # ids and names only
-            item = {k: v for k, v in item.items() if k in ("id", "name")}
+        if path == "/v3/config":  # ids, names and the efforts each model accepts
+            item = {**config_row(item["id"]), **{k: v for k, v in item.items() if k in ("id", "name", "reasoning")}}
         out.append(item)
     return out
 

@@ -19,13 +19,18 @@ None, and the first refusal answers the request:
     (:data:`~.refusals.CHANNEL_PHRASES`: Claude Code's and Codex CLI's opening sentences, "OhMyOpenCode", Claude
     Code's billing-header line; exact text, user and tool content are not read), else HTTP **400** 11128 "Illegal
     API invocation from an unapproved channel" with ``displayMsg`` in en, zh and zh-hant (``refusals``);
-11. ``model`` is a bare known id (``models.KNOWN_MODELS`` and ``models.ACCOUNT_MODELS``, anything starting with
-    ``fake-``, or the ``models=`` given to the constructor), else 11102 "service info not found for the model";
+11. ``model`` is a bare known id (``models.KNOWN_MODELS`` and ``models.ACCOUNT_MODELS``, a picker id of
+    ``models.PICKERS``, anything starting with ``fake-``, or the ``models=`` given to the constructor), else 11102
+    "service info not found for the model";
 12. the prompt fits the model's input window (``models.input_window``; the prompt counted by ``tokens``), else HTTP
     **400** 11115 "prompt is too long: N tokens > M maximum" with ``extError.code`` "context_length_exceeded";
 13. content parts are ``{"type":"text","text":str,...}`` or exactly
     ``{"type":"image_url","image_url":{"url":str}}`` (no other keys, no other part types), else 11101;
-14. ``reasoning_effort`` "none"/"off" -> 11150.
+14. ``reasoning_effort`` "none"/"off", or any word but the gateway's five (``models.ALL_EFFORTS``) -> 11150;
+15. ``reasoning_effort`` the model does not accept (``max`` on gpt-5.5, gpt-5.4, gpt-5.3-codex:
+    ``models.EFFORTS``) -> 11133 "parameters rejected", naming ``reasoning_effort`` in ``extError.param``;
+16. ``max_tokens``, when given, is an integer of at least 16, else 11133 "parameters rejected" naming
+    ``max_tokens`` (``max_completion_tokens`` is not read at all: it limits nothing).
 
 A new rule is one more function in :data:`CHECKS`, at its place in the order; it sees the request and the fake's
 state (:class:`Chat`).
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .messages import is_empty, text_of
-from .models import ACCOUNT_MODELS, input_window
+from .models import ACCOUNT_MODELS, ALL_EFFORTS, PICKERS, efforts_of, input_window
 from .refusals import CHANNEL_PHRASES, REFUSALS, Said
 from .state import FakeState
 from .tokens import prompt_tokens
@@ -54,6 +59,8 @@ class Refusal:
     code: int
     msg: str
     status: int | None = None
+    param: str | None = None
+    """the parameter the gateway names in ``extError.param`` (11133)"""
     body: dict[str, Any] | None = None
 
     @classmethod
@@ -62,7 +69,7 @@ class Refusal:
         entry = REFUSALS[name]
         assert entry.body is not None, name
         body = entry.body(said)
-        return cls(int(body.get("code", entry.status)), str(body.get("msg", "")), entry.status, body)
+        return cls(int(body.get("code", entry.status)), str(body.get("msg", "")), entry.status, body=body)
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,9 @@ def approved_channel(chat: Chat) -> Refusal | None:
 
 def known_model(chat: Chat) -> Refusal | None:
     model = chat.body.get("model")
-    if isinstance(model, str) and (model in chat.state.models or model in ACCOUNT_MODELS or model.startswith("fake-")):
+    if isinstance(model, str) and (
+        model in chat.state.models or model in ACCOUNT_MODELS or model in PICKERS or model.startswith("fake-")
+    ):
         return None
     return Refusal(11102, "service info not found for the model")
 
@@ -204,8 +213,26 @@ def content_parts(chat: Chat) -> Refusal | None:
 
 def reasoning_effort(chat: Chat) -> Refusal | None:
     effort = chat.body.get("reasoning_effort")
-    if isinstance(effort, str) and effort.lower() in ("none", "off"):
+    if effort is not None and not (isinstance(effort, str) and effort in ALL_EFFORTS):
         return Refusal(11150, "reasoning_effort value is not supported by this model")
+    return None
+
+
+PARAMETERS_REJECTED = "invalid parameter: parameters rejected"
+MIN_MAX_TOKENS = 16
+
+
+def effort_accepted(chat: Chat) -> Refusal | None:
+    effort = chat.body.get("reasoning_effort")
+    if effort is not None and effort not in efforts_of(str(chat.body.get("model"))):
+        return Refusal(11133, PARAMETERS_REJECTED, param="reasoning_effort")
+    return None
+
+
+def max_tokens_at_least_16(chat: Chat) -> Refusal | None:
+    limit = chat.body.get("max_tokens")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < MIN_MAX_TOKENS):
+        return Refusal(11133, PARAMETERS_REJECTED, param="max_tokens")
     return None
 
 
@@ -224,6 +251,8 @@ CHECKS: tuple[Check, ...] = (
     fits_the_window,
     content_parts,
     reasoning_effort,
+    effort_accepted,
+    max_tokens_at_least_16,
 )
 
 

@@ -112,14 +112,21 @@ class Faults:
     usage: str | None = _directive(
         "answer",
         "basic, full, thinking or none",
-        "`basic` (also when unset): `total_tokens` and `credit`; `full`: prompt, completion and total tokens, "
-        "`completion_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens`; `thinking`: `full` "
-        "and `completion_thinking_tokens`; `none`: no usage",
+        "`basic` (also when unset): `total_tokens` and `credit` (and `prompt_cache_hit_tokens` for a request with "
+        "a `prompt_cache_key`); `full`: prompt, completion and total tokens, "
+        "`completion_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens` and "
+        "`cache_write_tokens`, `prompt_cache_hit_tokens`, `prompt_cache_miss_tokens`; `thinking`: `full` and "
+        "`completion_thinking_tokens`; `none`: no usage",
         _usage,
         default="basic",
     )
     cached: int | None = _directive(
-        "answer", "N", "`prompt_tokens_details.cached_tokens` for `usage=full`/`thinking` (unset: 0)", int, default=0
+        "answer",
+        "N",
+        "report (and bill) N prompt tokens read from the cache instead of what the prompt cache read (unset: the "
+        "cache's own count, 0 without a `prompt_cache_key`)",
+        int,
+        default=0,
     )
     parallel: bool = _flag_directive(
         "answer", 'call every tool, all with `"index":0`; "PARALLEL" in the user text does the same'

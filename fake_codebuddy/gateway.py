@@ -7,8 +7,9 @@
 5. the key's frequency limit (``FakeCodeBuddy.limit``): HTTP 429 6004 naming the reset time, until it;
 6. an injected business error or refusal (``code=``, ``nested=``, ``refuse=``; only for ``for_model=`` when set);
 7. the request checks (``checks``);
-8. the answer stream (``answer`` says what it holds, ``stream`` how it is written); ``refuse=softblock`` makes it
-   the content-safety notice.
+8. the prompt cache: what the request reads from it and writes to it (``billing``);
+9. the answer stream (``answer`` says what it holds and what it costs, ``stream`` how it is written);
+   ``refuse=softblock`` makes it the content-safety notice.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .checks import validate
 from .codes import business_message, error_body, request_id
 from .directives import Faults, request_directives
 from .http import Gone, Request, abort, is_gone, phrase, send, send_json, sleep_watching
-from .models import input_window
+from .models import input_window, picked
 from .refusals import REFUSALS, Said, frequency_limit
 from .state import FakeState
 from .stream import write_stream
@@ -147,11 +148,15 @@ async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, wri
         if refusal.status is not None:
             obj = {"code": refusal.code, "msg": refusal.msg, "requestId": request_id()}
             return await send_json(writer, refusal.status, obj, keep_alive=keep)
-        return await send_json(writer, f.status or 200, error_body(refusal.code, refusal.msg), keep_alive=keep)
+        obj = error_body(refusal.code, refusal.msg)
+        if refusal.param is not None:
+            obj["extError"] = {"param": refusal.param}
+        return await send_json(writer, f.status or 200, obj, keep_alive=keep)
 
-    model = f.model or body["model"]
+    model = f.model or picked(body["model"])
+    cached = state.cache.use(body)  # read before the answer, written for the next request (billing)
     notice = f.refuse == "softblock" and (f.for_model is None or f.for_model == body["model"])
-    ans = Answer(f, body, enc(model), uuid.uuid4().hex[:12] + "_", seed=req.body, notice=notice)
+    ans = Answer(f, body, enc(model), uuid.uuid4().hex[:12] + "_", seed=req.body, cache=cached, notice=notice)
     if is_gone(reader, writer):
         raise Gone
     try:

@@ -7,8 +7,9 @@ Routes change it only through its methods (``traffic.record``, ``account.issue_t
   connections, streams the client abandoned.
 * :class:`Account`: the login, discovery and credits endpoints' knobs (see ``account``) and what the login
   endpoints issued: access tokens with their expiry, refresh tokens, pending login states.
-* :class:`FakeState`: both, the accepted key (``api_key``), the extra models, the ``set_fault`` directives, the keys
-  over their frequency limit (``limits``, set by ``FakeCodeBuddy.limit``) and the fake's own URL.
+* :class:`~.billing.PromptCache`: the prompt prefixes cached under each ``prompt_cache_key``.
+* :class:`FakeState`: all three, the accepted key (``api_key``), the extra models, the ``set_fault`` directives, the
+  keys over their frequency limit (``limits``, set by ``FakeCodeBuddy.limit``) and the fake's own URL.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .billing import PromptCache
 from .directives import Faults
 from .http import Request
 from .models import KNOWN_MODELS
@@ -196,6 +198,8 @@ class FakeState:
     """Key -> its frequency limit: requests with it answer HTTP 429 6004 naming the reset time, until then."""
     traffic: Traffic = field(default_factory=Traffic)
     account: Account = field(default_factory=Account)
+    cache: PromptCache = field(default_factory=PromptCache)
+    """The prompt cache, per ``prompt_cache_key`` (``billing``)."""
 
     def limit_of(self, key: str | None, model: Any, now: datetime.datetime | None = None) -> KeyLimit | None:
         """The limit that holds for this key and model now, if any."""

@@ -61,15 +61,18 @@ def count_tokens(text: str) -> int:
     return sum(_piece(p) for p in _PIECE.findall(text))
 
 
+def message_tokens(message: dict[str, Any]) -> int:
+    """The estimated prompt tokens of one message (its text, images and tool calls)."""
+    content = message.get("content")
+    total = PER_MESSAGE + count_tokens(text_of(content)) + PER_IMAGE * images_in(content)
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        func = call.get("function") if isinstance(call, dict) else None
+        if isinstance(func, dict):
+            total += PER_TOOL_CALL + sum(count_tokens(v) for v in func.values() if isinstance(v, str))
+    return total
+
+
 def prompt_tokens(messages: list[dict[str, Any]]) -> int:
     """The estimated prompt tokens of a chat request's messages."""
-    total = PER_REPLY
-    for m in messages:
-        content = m.get("content")
-        total += PER_MESSAGE + count_tokens(text_of(content)) + PER_IMAGE * images_in(content)
-        calls = m.get("tool_calls")
-        for call in calls if isinstance(calls, list) else ():
-            func = call.get("function") if isinstance(call, dict) else None
-            if isinstance(func, dict):
-                total += PER_TOOL_CALL + sum(count_tokens(v) for v in func.values() if isinstance(v, str))
-    return total
+    return PER_REPLY + sum(message_tokens(m) for m in messages)

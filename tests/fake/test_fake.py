@@ -119,7 +119,8 @@ def test_happy_path_shape_and_oddities(client: httpx.Client) -> None:
 
 
 def test_usage_full_thinking_and_reasoning(client: httpx.Client) -> None:
-    r = post(client, make_body("think hard FAKE:usage=thinking FAKE:cached=3", reasoning_effort="high"))
+    body = make_body("think hard FAKE:usage=thinking FAKE:cached=3", reasoning_effort="high", reasoning_summary="auto")
+    r = post(client, body)
     chunks = chunks_of(r.content)
     reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in chunks)
     assert reasoning == "Thinking about: think hard"
@@ -715,6 +716,7 @@ def test_plain_answer_through_the_provider_has_believable_usage() -> None:
                 api_base=fake.base_url,
                 api_key="ck_x.y",
                 stream=stream,
+                auto_prompt_cache_key=False,  # the second call would read the first one's prompt from the cache
                 **kw,
             )
             if stream:

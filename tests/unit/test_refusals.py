@@ -549,8 +549,10 @@ def test_router_fallbacks(mode: str, upstream: respx.MockRouter, refusal: str) -
     assert router_call(router, mode, CONVERSATION) == "from the backup"
     sent = [json.loads(c.request.content) for c in route.calls]
     assert [b["model"] for b in sent] == [PRIMARY, BACKUP]  # the refused request was not retried on the primary
-    # the backup got the request unchanged: same messages (and everything else) apart from the model
-    assert {**sent[0], "model": None} == {**sent[1], "model": None}
+    # the backup got the request unchanged: same messages (and everything else) apart from the model, and the
+    # prompt-cache key the provider derives from it (cache_key.py: one per model and conversation)
+    assert sent[0]["prompt_cache_key"].startswith("cb-") and sent[1]["prompt_cache_key"].startswith("cb-")
+    assert {**sent[0], "model": None, "prompt_cache_key": None} == {**sent[1], "model": None, "prompt_cache_key": None}
     assert sent[0]["messages"] == CONVERSATION
 
 

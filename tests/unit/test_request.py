@@ -282,10 +282,8 @@ def test_forwarded_params() -> None:
         "temperature": 0.2,
         "top_p": 0.9,
         "max_tokens": 100,
-        "max_completion_tokens": 200,
         "stop": ["END"],
         "seed": 7,
-        "response_format": {"type": "json_object"},
         "parallel_tool_calls": False,
         "user": "u-1",
     }
