@@ -35,7 +35,10 @@ CLAUDE_CODE = "You are Claude Code, Anthropic's official CLI for Claude."
 CLAUDE_CODE_TOO_LONG = re.compile(r"prompt is too long[^0-9]*(\d+)\s*tokens?\s*>\s*(\d+)", re.IGNORECASE)
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 FRONTS = ("chat", "messages", "responses")
-LONG = "word " * 130_000  # over gpt-5.5's 128k window, well inside gemini-3.1-pro's 1M
+LONG = "word " * 130_000
+# LiteLLM records a deployment's cooldown from its failure callback, a moment after the failure; under load a
+# request sent within that moment can still be routed to the failed deployment (and is then retried on the other)
+COOLDOWN_RECORDED = 1.0  # over gpt-5.5's 128k window, well inside gemini-3.1-pro's 1M
 
 
 @pytest.fixture(scope="module")
@@ -344,6 +347,7 @@ def test_team_keeps_a_limited_key_aside_until_its_reset(team: Proxy, fake: FakeC
         # the request that met the limit may be retried on key A once more before its cooldown is recorded
         tried = asked(KEY_A)
         assert tried in (1, 2), "the proxy never tried key A"
+        time.sleep(COOLDOWN_RECORDED)
         while datetime.datetime.now(UTC8) < reset - datetime.timedelta(seconds=1.5):
             answers.append(ask())
             time.sleep(0.2)
@@ -377,6 +381,7 @@ def test_team_limited_key_on_the_agent_front_ends(team: Proxy, fake: FakeCodeBud
         # the request that met the limit may be retried on key A once more before the cooldown is recorded
         tried = asked(KEY_A)
         assert tried in (1, 2), "the proxy never tried key A"
+        time.sleep(COOLDOWN_RECORDED)
         limited = first.pop()
         if front == "messages":
             assert limited.error is None and limited.text.startswith(f"Echo: {word}"), limited.message[:300]
