@@ -24,7 +24,7 @@ from ..account.credentials import direct_key, resolve_key
 from ..endpoint import PROVIDER, credit_cost, redact_headers
 from .call import Call
 from .coalesce import async_source, sync_source
-from .errors import error_from_response, transport_error, undecodable_stream
+from .errors import error_from_response, routed_refusal, transport_error, undecodable_stream
 from .pump import Pump
 from .request import PreparedRequest, prepare_request
 from .sse import SSEDecodeError
@@ -249,5 +249,10 @@ class CodeBuddyLLM(CustomLLM):
         """An async generator (LiteLLM wraps it unawaited): the request goes out at the first ``__anext__``."""
         call = Call.from_litellm(model, messages, stream=True, **litellm_args)
         ex, resp = await self._open_async(call, accumulate=False)
-        async for chunk in self._chunks_async(ex, resp):
-            yield chunk
+        try:
+            async for chunk in self._chunks_async(ex, resp):
+                yield chunk
+        except (litellm.ContentPolicyViolationError, litellm.ContextWindowExceededError) as exc:
+            if call.routed and not ex.state.delivered:  # the Router's bridges fall back from its envelope only
+                raise routed_refusal(exc, ex.prep.model) from exc
+            raise

@@ -247,8 +247,6 @@ CHECKS: list[tuple[str, dict[str, Any], int]] = [
     ("empty-list", {"messages": _msgs(("system", "s"), ("user", []))}, 11151),
     ("tool-choice-object", {"tool_choice": {"type": "function", "function": {"name": "f"}}}, 11101),
     ("broken-tool-sequence", {"messages": [*SYS_USER, ORPHAN_TOOL]}, 11148),
-    ("unapproved-channel", {"messages": _msgs(("system", "You are Claude Code"), ("user", "hi"))}, 11140),
-    ("unapproved-cursor", {"messages": _msgs(("system", "act like CURSOR"), ("user", "hi"))}, 11140),
     ("unknown-model", {"model": "gpt-0"}, 11102),
     ("prefixed-model", {"model": "codebuddy/gpt-5.5"}, 11102),
     ("image-detail", {"messages": _msgs(("system", "s"), ("user", [IMAGE_WITH_DETAIL]))}, 11101),
@@ -394,7 +392,7 @@ async def test_async_client_and_stop_while_streaming() -> None:
 
 def test_fault_code_6004(client: httpx.Client) -> None:
     data = post(client, make_body("hi FAKE:code=6004")).json()
-    assert data["code"] == 6004 and "超出频率限制" in data["msg"] and "(UTC+8)" in data["msg"]
+    assert data["code"] == 6004 and "超出频率限制" in data["msg"] and " UTC+8 重置" in data["msg"]
     r = post(client, make_body("hi"), headers={"X-Fake-Fault": "code=14018,status=429"})
     assert r.status_code == 429 and r.json()["code"] == 14018
 
