@@ -206,7 +206,7 @@ class PromptCounter:
             tools_key = _encode(tools).encode()
         has_system = any(m.get("role") == "system" for m in messages)
         digests = [self._digest(b"message", key) for key in message_keys]
-        digests.append(self._digest(b"extras", _encode([tool_choice, has_system]).encode(), tools_key))
+        digests.append(self._digest(b"extras", repr((tool_choice, has_system)).encode(), b"\0", tools_key))
         found = self._lookup(digests)
         new: dict[bytes, int] = {}
         total = 0
