@@ -20,7 +20,7 @@ is, like the seed capture, ``{"id":...,"choices":[{"delta":{"content":""},"finis
   apart only by ids ``tooluse_<rid>_<n>``.
 * Reasoning: when ``reasoning_effort`` is given, ``delta.reasoning_content`` events "Thinking about: T" (one word per
   event) come before the answer.
-* Usage: prompt tokens = ``tokens.prompt_tokens(messages)``; completion tokens = the estimated tokens of the
+* Usage: prompt tokens = ``tokens.prompt_tokens(messages, tools)``; completion tokens = the estimated tokens of the
   content, reasoning and tool-call (name and arguments) text sent; reasoning tokens = those of the reasoning text;
   total = prompt + completion (estimates of cl100k, see ``tokens``).  The default ``usage`` is the seed's thin
   shape ``{"total_tokens": N, "credit": 0.01}``; ``usage=full``/``thinking`` add the other figures, ``cached=``
@@ -168,7 +168,7 @@ def usage(ans: Answer) -> dict[str, Any] | None:
     mode = ans.d.get("usage", "basic")
     if mode == "none":
         return None
-    prompt = prompt_tokens(ans.body["messages"])
+    prompt = prompt_tokens(ans.body["messages"], ans.body.get("tools"))
     completion, reasoning = ans.completion_tokens, ans.reasoning_tokens
     total = prompt + completion
     if mode == "basic":

@@ -9,11 +9,12 @@ characters; whitespace 1 per 16.  On prose, code and JSON this comes out at or s
 left with a believable completion figure.
 
 Messages are priced like ``litellm.token_counter``: 4 tokens per message plus 3 for the reply, 85 per image
-(OpenAI's low-detail price) and each tool call's name and arguments plus 3.
+(OpenAI's low-detail price) and each tool call's name and arguments plus 3; tool definitions as their JSON text.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -61,9 +62,12 @@ def count_tokens(text: str) -> int:
     return sum(_piece(p) for p in _PIECE.findall(text))
 
 
-def prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """The estimated prompt tokens of a chat request's messages."""
+def prompt_tokens(messages: list[dict[str, Any]], tools: Any = None) -> int:
+    """The estimated prompt tokens of a chat request's messages and tools (the gateway bills tool definitions as
+    prompt: each is priced as its JSON text)."""
     total = PER_REPLY
+    if isinstance(tools, list) and tools:
+        total += count_tokens(json.dumps(tools))
     for m in messages:
         content = m.get("content")
         total += PER_MESSAGE + count_tokens(text_of(content)) + PER_IMAGE * images_in(content)
