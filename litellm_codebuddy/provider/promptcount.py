@@ -170,7 +170,10 @@ class PromptCounter:
     def __init__(self, max_entries: int = MAX_ENTRIES, shares: _Shares | None = None) -> None:
         self.max_entries = max_entries
         self._shares = shares
-        self._salt = os.urandom(16)
+        salt = os.urandom(16)
+        self._hashers = {
+            kind: hashlib.blake2b(key=salt, digest_size=16, person=kind) for kind in (b"message", b"extras")
+        }
         self._table: OrderedDict[bytes, int] = OrderedDict()
         self._lock = threading.Lock()
         self.counted = 0
@@ -225,7 +228,7 @@ class PromptCounter:
         return total + extras
 
     def _digest(self, kind: bytes, *data: Buffer) -> bytes:
-        hasher = hashlib.blake2b(key=self._salt, digest_size=16, person=kind)
+        hasher = self._hashers[kind].copy()  # keyed once: a copy is cheaper than a new keyed hash
         for piece in data:
             hasher.update(piece)
         return hasher.digest()

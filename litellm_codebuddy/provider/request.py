@@ -8,7 +8,7 @@ raises a LiteLLM exception before anything is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -458,7 +458,22 @@ def prepare_request(
 
 # ---------------------------------------------------------------- the bytes
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+def _unserialisable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"), check_circular=False)``: the C encoder made once, not once per
+    call (the body's messages are encoded one by one), or the pure-Python one where there is no C encoder."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+    encode = make(None, _unserialisable, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode = _json_encoder()
 
 
 def encode_body(body: Mapping[str, Any], model: str = "") -> EncodedBody:
@@ -496,7 +511,7 @@ def encode_body(body: Mapping[str, Any], model: str = "") -> EncodedBody:
                 tools_span = (size, size + len(text))
             pieces.append(text)
             size += len(text)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: a structure that contains itself
         raise bad_request(f"the request cannot be sent as JSON: {exc}", model) from None
     pieces.append("}" if pieces else "{}")
     # ensure_ascii: every character is one byte, so the spans counted in characters are byte offsets

@@ -553,3 +553,17 @@ def test_a_body_json_cannot_hold_is_a_bad_request() -> None:
         prepare_request("gpt-5.5", [{"role": "user", "content": "x"}], {"temperature": object()}, KEY, None)
     assert "JSON" in str(info.value)
     assert KEY not in str(info.value)
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(litellm.BadRequestError):
+        prepare_request("gpt-5.5", [{"role": "user", "content": "x"}], {"response_format": loop}, KEY, None)
+
+
+def test_the_json_encoder_with_and_without_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    from litellm_codebuddy.provider import request
+
+    value = {"a": [1, 2.5, None, True, 'é\n"x"'], "b": {"c": float("inf")}}
+    expected = json.dumps(value, separators=(",", ":"))
+    assert request._json_encoder()(value) == expected
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    assert request._json_encoder()(value) == expected
