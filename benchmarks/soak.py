@@ -2,7 +2,7 @@
 
     python benchmarks/soak.py [--sequential 2000] [--concurrent 500] [--proxy-streams 200] [--rounds 3]
 
-Not part of the test suite (``tests/test_cancellation.py::test_many_calls_return_to_baseline`` is its small
+Not part of the test suite (``tests/faults/test_cancellation.py::test_many_calls_return_to_baseline`` is its small
 version). The fake CodeBuddy runs as a subprocess, so this process's descriptors and memory are the SDK's alone.
 
 1. SDK: ``--sequential`` async calls one after the other, then ``--concurrent`` at once (half plain, half

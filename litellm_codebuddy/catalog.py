@@ -1,6 +1,6 @@
 """The CodeBuddy models this package knows, in one table, and what LiteLLM is told about a model.
 
-Each figure names its source. Public sources disagree on the limits of the same ids (see ``codebuddy-wire.md``);
+Each figure names its source. Public sources disagree on the limits of the same ids (docs/gateway.md#catalog-limits);
 the catalog keeps the seed capture's context windows and the reported output limits, and the live account is the
 authority: its figures (:mod:`litellm_codebuddy.account.discovery`) win wherever it gives them. CodeBuddy bills in
 credits and publishes no per-token prices: models are registered at a price of 0.0 so that LiteLLM's cost tracking

@@ -1,6 +1,6 @@
 """Log in to CodeBuddy with the device flow and keep the token (EXPERIMENTAL).
 
-The endpoints come from other public clients' reports (see ``codebuddy-wire.md``), not from CodeBuddy's
+The endpoints come from other public clients' reports (see docs/gateway.md#device-login), not from CodeBuddy's
 documentation: they may change without notice. An API key (``CODEBUDDY_API_KEY``) is the supported way.
 
 - :func:`login` runs the device flow: ``POST {base}/plugin/auth/state?platform=CLI`` gives a ``state`` and an

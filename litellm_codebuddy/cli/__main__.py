@@ -1,3 +1,5 @@
+"""``python -m litellm_codebuddy.cli``: the ``litellm-codebuddy`` command."""
+
 import sys
 
 from .commands import main

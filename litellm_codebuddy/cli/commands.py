@@ -2,19 +2,8 @@
 
 Every subcommand has ``--help``. Keys and tokens are never printed (at most ``ck_… (N characters)``). Answers go
 to stdout; notes, usage figures, errors and the progress indicator go to stderr (the indicator only when stderr
-is a terminal). Exit codes, for scripts:
-
-====  =====================================================================================================
-0     success
-1     any other failure (the gateway rejected the request, e.g. 11101/11102/11128; a server error; a bug)
-2     usage error (bad command line)
-3     not configured: no API key and no login, a malformed key, a bad API base, an expired login
-4     authentication or permission refused: HTTP 401/403, 11140 (risk control), 14015, a refused login
-5     rate limited or out of credits: HTTP 429, 6000-6008 (6004: frequency limit), 14018 and the like
-6     network trouble: cannot connect, timeout, CodeBuddy temporarily unavailable (502/503/504, 11134)
-7     login not completed: the wait timed out (``--timeout``) or the login request expired
-130   interrupted (Ctrl-C)
-====  =====================================================================================================
+is a terminal). Exit codes, for scripts: :data:`.explain.EXIT_CODES` (shown by ``--help``, and in
+docs/cli.md#exit-codes).
 
 ``login`` / ``logout`` / ``status`` (the device-flow login) and ``credits`` are EXPERIMENTAL: their endpoints come
 from other clients' reports, not from CodeBuddy's documentation. An API key (``CODEBUDDY_API_KEY``) is the supported
@@ -28,6 +17,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 import time
 import webbrowser
 from collections.abc import Callable, Iterable
@@ -43,6 +33,7 @@ from ..account.discovery import Discovery, LiveModel, catalog_models, discover, 
 from ..endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, BadBaseURL, api_root, key_is_well_formed
 from .explain import (
     EXIT_AUTH,
+    EXIT_CODES,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_LOGIN,
@@ -444,9 +435,8 @@ def cmd_status(args: argparse.Namespace, io: Output) -> int:
 # ---------------------------------------------------------------- parser
 
 
-EPILOG = f"""exit codes: 0 ok, 1 other failure, 2 usage error, 3 not configured (no key / no login / malformed key),
-4 authentication or permission refused, 5 rate limited or out of credits, 6 network / timeout / service
-unavailable, 7 login not completed in time, 130 interrupted.
+_EXITS = textwrap.fill("exit codes: " + ", ".join(f"{row.code} {row.name}" for row in EXIT_CODES) + ".", 110)
+EPILOG = f"""{_EXITS}
 
 The key comes from {KEY_ENV} (never from the command line, where other users could see it), else from
 `litellm-codebuddy login` (experimental). The API base from --api-base, else {BASE_ENV}, else {DEFAULT_API_BASE}."""

@@ -1,5 +1,8 @@
 """Exit codes, and plain words for what went wrong: read from what the provider's exceptions carry.
 
+:data:`EXIT_CODES` is the one table of the command's exit codes (value, name, meaning): the ``--help`` epilog and
+the manual's table (docs/cli.md#exit-codes, written by ``docs/generate.py``) are made from it.
+
 A provider exception built from the gateway's answer carries ``exc.codebuddy``
 (:class:`litellm_codebuddy.provider.errors.Upstream`): the business code, whose meaning and advice come from the
 one table :data:`~litellm_codebuddy.provider.errors.CODES`, and the gateway's own words and request id.
@@ -8,6 +11,7 @@ one table :data:`~litellm_codebuddy.provider.errors.CODES`, and the gateway's ow
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import litellm
 
@@ -16,6 +20,7 @@ from ..provider.errors import upstream_of
 
 __all__ = [
     "EXIT_AUTH",
+    "EXIT_CODES",
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_LOGIN",
@@ -25,6 +30,7 @@ __all__ = [
     "EXIT_RATE_LIMIT",
     "EXIT_USAGE",
     "CliError",
+    "ExitCode",
     "explain",
     "message_of",
 ]
@@ -38,6 +44,51 @@ EXIT_RATE_LIMIT = 5
 EXIT_NETWORK = 6
 EXIT_LOGIN = 7
 EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class ExitCode:
+    """One exit code of the command: its value, a short name (the ``--help`` epilog) and what it means."""
+
+    code: int
+    name: str
+    meaning: str
+
+
+#: every exit code of the command, in order (the one table: ``--help`` and docs/cli.md are made from it)
+EXIT_CODES: tuple[ExitCode, ...] = (
+    ExitCode(EXIT_OK, "ok", "success"),
+    ExitCode(
+        EXIT_FAILURE,
+        "other failure",
+        "the gateway rejected the request as invalid (e.g. 11101, 11102, 11128; a deprecated model, 11141), "
+        "an HTTP 500, an answer of an unexpected shape, or a bug",
+    ),
+    ExitCode(EXIT_USAGE, "usage error", "a bad command line: an unknown option or value, no prompt, a bad --api-base"),
+    ExitCode(
+        EXIT_NOT_CONFIGURED,
+        "not configured",
+        "no API key and no login, a malformed key, a bad CODEBUDDY_API_BASE, an expired or unreadable login",
+    ),
+    ExitCode(
+        EXIT_AUTH,
+        "authentication or permission refused",
+        "HTTP 401/403, 11140 (risk control), 14015, a refused login; "
+        "14017, 11212, 11216 (the account has no usable plan)",
+    ),
+    ExitCode(
+        EXIT_RATE_LIMIT,
+        "rate limited or out of credits",
+        "HTTP 429, 6000-6008 (6004: frequency limit), 14018 and the other out-of-credit codes, 14003",
+    ),
+    ExitCode(
+        EXIT_NETWORK,
+        "network, timeout or service unavailable",
+        "cannot connect, a timeout, CodeBuddy temporarily unavailable (HTTP 502/503/504, 11134)",
+    ),
+    ExitCode(EXIT_LOGIN, "login not completed in time", "the wait timed out (--timeout) or the login request expired"),
+    ExitCode(EXIT_INTERRUPTED, "interrupted", "Ctrl-C"),
+)
 
 HTTP_HINTS: dict[int, tuple[str, str]] = {
     401: (

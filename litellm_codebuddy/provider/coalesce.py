@@ -4,7 +4,7 @@ as httpx hands it over (where readiness cannot be known), or the opt-in coalesci
 All have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
 ``close()`` / ``aclose()`` (which also closes the response). :func:`sync_source` and :func:`async_source` pick one.
 
-The coalescing window is off by default (see the README's Performance section).
+The coalescing window is off by default (docs/performance.md#the-coalescing-window).
 
 Once a first chunk has been handed on, network reads that arrive within ``window`` seconds of the oldest one still
 waiting are merged into one piece, so LiteLLM's per-chunk cost is paid once per window instead of once per event.

@@ -1,8 +1,9 @@
 """Pure request building for CodeBuddy: messages, parameters, tools, headers and URL.
 
 Nothing here does I/O: the key comes in already resolved (:mod:`litellm_codebuddy.account.credentials`, called by
-the handler). Every rule comes from ``codebuddy-wire.md``; each function says which quirk it answers. Bad input
-raises a LiteLLM exception before anything is sent.
+the handler). Every rule is one of the gateway's, written up with its source, the fake's check and its tests in
+docs/gateway.md; each function names the rules it answers (``docs/gateway.md#<rule>``). Bad input raises a LiteLLM
+exception before anything is sent.
 """
 
 from __future__ import annotations
@@ -223,11 +224,15 @@ def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[
     """The conversation in the shape the gateway accepts, with its meaning unchanged.
 
     - all system and developer messages become one system message at the front (texts joined by a blank
-      line, in order, never rewritten); "You are a helpful assistant." when there is none (rules 1, 11128);
-    - empty user, system and assistant-without-tool-calls messages are dropped (11151);
-    - consecutive assistant messages are merged (11133); ``reasoning_content`` is not sent back (11151);
-    - tool messages and assistant ``tool_calls`` are kept as they are; image parts take the exact shape;
-    - the order of everything else is kept, so the gateway's prefix cache keeps hitting.
+      line, in order, never rewritten); "You are a helpful assistant." when there is none
+      (docs/gateway.md#system-message-first, docs/gateway.md#developer-role, docs/gateway.md#unapproved-channel);
+    - empty user, system and assistant-without-tool-calls messages are dropped (docs/gateway.md#empty-content);
+    - consecutive assistant messages are merged (docs/gateway.md#consecutive-assistants); ``reasoning_content`` is
+      not sent back (docs/gateway.md#no-reasoning-in-history);
+    - tool messages and assistant ``tool_calls`` are kept as they are; image parts take the exact shape
+      (docs/gateway.md#image-parts);
+    - the order of everything else is kept, so the gateway's prefix cache keeps hitting
+      (docs/gateway.md#message-order-kept).
 
     A message that needs no change is the caller's own object (nothing is copied); a changed one is a new dict.
     The caller's messages are never modified.
@@ -278,7 +283,8 @@ _SCHEMA_KEYS = ("$ref", "$defs", "definitions", "allOf")
 
 
 def inline_schema(schema: Any) -> Any:
-    """A JSON schema without ``$ref``, ``$defs``/``definitions`` or ``allOf`` (the gateway rejects them).
+    """A JSON schema without ``$ref``, ``$defs``/``definitions`` or ``allOf`` (the gateway rejects them:
+    docs/gateway.md#inline-tool-schemas).
 
     Local references (``#/$defs/X``, ``#/definitions/X``, ``#``) are inlined; a recursive reference is cut
     to ``{"type": "object"}`` at its second appearance on one path; ``allOf`` members are merged.
@@ -375,7 +381,7 @@ def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
 
 
 def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[dict[str, Any]] | None, Any]:
-    """Tools with inlined schemas, and a string ``tool_choice`` (an object choice fails with 11101).
+    """Tools with inlined schemas, and a string ``tool_choice`` (docs/gateway.md#tool-choice-string).
 
     A named choice ``{"type":"function","function":{"name":N}}`` keeps its meaning as ``"required"``
     with only tool N sent.

@@ -1,6 +1,6 @@
 """Pure conversion of CodeBuddy's stream events into LiteLLM chunks and into one ModelResponse.
 
-The gateway's stream differs from OpenAI's (``codebuddy-wire.md``): no ``created`` or ``index``, empty
+The gateway's stream differs from OpenAI's (docs/gateway.md#stream-shape): no ``created`` or ``index``, empty
 strings for absent values (``finish_reason: ""``, ``role: ""``, ``tool_calls: []``), ids that change from
 chunk to chunk, parallel tool calls that all carry ``index: 0`` and are told apart by id only, usage that may
 hold only ``total_tokens``, and errors inside a 200 stream. :class:`StreamState` absorbs all of that.

@@ -2,18 +2,9 @@
 
 The gateway knows only OpenAI's ``reasoning_effort`` (``low`` / ``medium`` / ``high``); Anthropic clients (Claude
 Code, the ``anthropic`` SDK through the proxy's ``/v1/messages``) send ``thinking`` instead, and LiteLLM passes it
-through unchanged for model names containing "claude". The translation:
-
-==========================================================  ========================
-``thinking``                                                 ``reasoning_effort``
-==========================================================  ========================
-``{"type": "enabled", "budget_tokens": N}``, N < 4096          ``low``
-``{"type": "enabled", "budget_tokens": N}``, N < 16384         ``medium``
-``{"type": "enabled", "budget_tokens": N}``, N >= 16384        ``high``
-``{"type": "enabled"}`` without a usable budget                ``medium``
-``{"type": "adaptive"}``                                       ``output_config.effort``, else ``medium``
-``{"type": "disabled"}``, anything else                        none sent
-==========================================================  ========================
+through unchanged for model names containing "claude". An enabled budget maps by :data:`LOW_BELOW` and
+:data:`MEDIUM_BELOW`, adaptive thinking by ``output_config.effort``. The whole table, made by calling
+:func:`effort_from_thinking` on representative inputs, is in docs/sdk.md#anthropic-thinking.
 
 The thresholds follow Anthropic's own guidance (1024 is the minimum budget, a few thousand tokens is light
 thinking, 16k and more is for hard problems). ``thinking`` itself is never sent upstream; an explicit

@@ -59,7 +59,7 @@ def fake() -> Iterator[FakeCodeBuddy]:
 
 
 def with_alias(tmp_dir: Path) -> Path:
-    """The project's config plus the README's alias pattern: a ``model_name`` without a slash (Codex CLI and
+    """The project's config plus the alias pattern of docs/agents.md: a ``model_name`` without a slash (Codex CLI and
     other clients look their model up with ``GET /v1/models/{name}``, a route that cannot take a ``/``)."""
     config = yaml.safe_load(PROJECT_CONFIG.read_text())
     base = next(d for d in config["model_list"] if d["model_name"] == GPT)

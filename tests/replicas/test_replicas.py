@@ -52,9 +52,9 @@ pytestmark = pytest.mark.xdist_group("replicas")
 REPLICA_CONFIG = REPO / "proxy_replicas.yaml"
 MODEL = "codebuddy/gpt-5.5"
 RPM = 4
-# the launch environment the README gives for replicas: LiteLLM reads it at import time, so it cannot live in YAML
+# the launch environment docs/teams.md gives for replicas: LiteLLM reads it at import time, so it cannot live in YAML
 RECOVERY_TIMEOUT = "10"
-# after Redis is back, the replicas share again within this bound (the README's figure): the circuit breaker's
+# after Redis is back, the replicas share again within this bound (docs/teams.md's figure): the circuit breaker's
 # recovery timeout above, plus LiteLLM's reconnect and the 0.1 s sync of its counters, with a wide margin
 SHARE_BOUND = 40.0
 STREAM_WORDS = 60
@@ -291,8 +291,8 @@ def rpm_outcomes(replicas: Replicas, model: str, n: int = 10) -> list[tuple[int,
             outcomes.append((r, 200))
         except openai.APIStatusError as exc:
             outcomes.append((r, exc.status_code))
-        # LiteLLM syncs its counters with Redis every 0.1 s: a burst over-admits (README). 0.3 s was not enough on
-        # a loaded 2-core machine (the full suite beside it): one request too many got through
+        # LiteLLM syncs its counters with Redis every 0.1 s: a burst over-admits (docs/teams.md). 0.3 s was not enough
+        # on a loaded 2-core machine (the full suite beside it): one request too many got through
         time.sleep(0.8)
     return outcomes
 
@@ -427,5 +427,5 @@ def test_redis_restart(
     wait_until(cache_shared, SHARE_BOUND, "the replicas to share their cache again")
     # in the minute after the restart, LiteLLM let one request too many through in every full-suite run here
     # (5 of 10 against rpm 4; exactly 4 with less load beside the test), even 12 s after the cache was shared again:
-    # shared, but one over (README, "Redis down")
+    # shared, but one over (docs/teams.md, "Redis down")
     assert_rpm_held(rpm_outcomes(replicas, "codebuddy/limited-again"), slack=1)
