@@ -1,6 +1,6 @@
 """Benchmark: agent-sized turns (a long system prompt, 24 tools, a 300-message history) through ``codebuddy/``.
 
-    python benchmarks/agent_turns.py [--quick] [--rounds N] [--only sdk,proxy,count]
+    python benchmarks/agent_turns.py [--quick] [--rounds N] [--proxy-turns N] [--only sdk,count,proxy] [--profile]
 
 A coding agent sends, on every turn, its system prompt, its tools and the whole conversation so far, with a few new
 messages at the end. This benchmark builds such a turn deterministically (about 195 KB of JSON: a 15 KB system
@@ -15,7 +15,9 @@ Sections:
         usage (``total_tokens`` and ``credit`` only: the provider counts the prompt itself) and with ``usage=full``
  count  the prompt count alone: a first turn (nothing counted before) against a follow-up turn
  proxy  the LiteLLM proxy: proxy process CPU per agent turn on ``/v1/chat/completions`` and ``/v1/messages``, a
-        ``codebuddy/`` deployment against an ``openai/`` one
+        ``codebuddy/`` deployment against an ``openai/`` one (proxy process and workers, read from /proc)
+ profile (with ``--profile``) where a follow-up turn's CPU goes, by package, sampled with py-spy (``pip install
+        py-spy``; not a dependency of the package): the SDK calls, then the proxy process
 
 Every "first turn" is a new conversation (its system prompt names a new session), so no round profits from
 another's counting; a follow-up turn extends the first turn of its own round. Variants are interleaved round by
@@ -26,16 +28,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import contextlib
+import functools
 import gc
 import json
 import os
 import platform
 import random
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -377,6 +385,31 @@ class Paths:
         return self.loop.run_until_complete(go())
 
 
+def proxy_body(endpoint: str, model: str, session: str, follow_up: bool, usage: str) -> dict[str, Any]:
+    """A turn's request to the proxy: OpenAI format on ``/v1/chat/completions``, Anthropic's on ``/v1/messages``."""
+    t = agent_turn(session, follow_up=follow_up, usage=usage)
+    if model == "oa":
+        t = as_a_client_sends_it(t)
+    if endpoint == "/v1/messages":
+        t = anthropic_turn(t)
+    return {"model": model, **t, "stream": True}
+
+
+def send_turn(client: httpx.Client, url: str, name: str, payload: dict[str, Any]) -> bool:
+    """POST one turn and read the whole stream; False when the stream ended in a proxy error."""
+    with client.stream("POST", url, json=payload) as resp:
+        text = resp.read().decode()
+    if resp.status_code != 200:
+        raise RuntimeError(f"{name}: the proxy answered {resp.status_code}: {text[:300]}")
+    if '"error"' in text or "event: error" in text:
+        # openai/ streams of this gateway end in a proxy error (its chunks have no choices[].index): the CPU up to
+        # there is still measured, and the count is reported
+        return False
+    if "w0" not in text:
+        raise RuntimeError(f"{name}: no answer in {text[:300]}")
+    return True
+
+
 Row = tuple[str, str, str]
 
 
@@ -504,7 +537,10 @@ class Bench:
             self.target("prompt count: follow-up vs first turn's call CPU", g / self.sdk_first_cpu, 0.10)
 
     # proxy --------------------------------------------------------------------------------------------------
-    def proxy(self) -> None:
+    @contextlib.contextmanager
+    def running_proxy(self) -> Iterator[tuple[str, int]]:
+        """The real LiteLLM proxy with a ``codebuddy/`` deployment (``cb``) and an ``openai/`` one (``oa``) on the
+        fake: yields its URL and process id."""
         tmp = Path(tempfile.mkdtemp(prefix="cb-agent-bench-"))
         config = tmp / "config.yaml"
         common = f'api_key: "{KEY}"\n      api_base: "{self.base}"'
@@ -524,34 +560,27 @@ class Bench:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_http(url + "/health/liveliness", 180, proc)
-            with httpx.Client(timeout=300, headers={"Authorization": f"Bearer {MASTER}"}) as client:
-                for usage in ("basic", "full"):
-                    self._proxy_usage(client, url, proc.pid, usage)
+            yield url, proc.pid
         finally:
             stop(proc)
+
+    def proxy(self) -> None:
+        with (
+            self.running_proxy() as (url, pid),
+            httpx.Client(timeout=300, headers={"Authorization": f"Bearer {MASTER}"}) as client,
+        ):
+            for usage in ("basic", "full"):
+                self._proxy_usage(client, url, pid, usage)
 
     def _proxy_usage(self, client: httpx.Client, url: str, pid: int, usage: str) -> None:
         errors: dict[str, int] = {}
 
         def body(endpoint: str, model: str, session: str, follow_up: bool) -> dict[str, Any]:
-            t = agent_turn(session, follow_up=follow_up, usage=usage)
-            if model == "oa":
-                t = as_a_client_sends_it(t)
-            if endpoint == "/v1/messages":
-                t = anthropic_turn(t)
-            return {"model": model, **t, "stream": True}
+            return proxy_body(endpoint, model, session, follow_up, usage)
 
         def send(endpoint: str, name: str, payload: dict[str, Any]) -> None:
-            with client.stream("POST", url + endpoint, json=payload) as resp:
-                text = resp.read().decode()
-            if resp.status_code != 200:
-                raise RuntimeError(f"{name}: the proxy answered {resp.status_code}: {text[:300]}")
-            if '"error"' in text or "event: error" in text:
-                # openai/ streams of this gateway end in a proxy error (its chunks have no choices[].index): the
-                # CPU up to there is still measured, and the count is reported
+            if not send_turn(client, url + endpoint, name, payload):
                 errors[name] = errors.get(name, 0) + 1
-            elif "w0" not in text:
-                raise RuntimeError(f"{name}: no answer in {text[:300]}")
 
         variants = {
             (endpoint, model): f"{endpoint} {label}"
@@ -587,8 +616,123 @@ class Bench:
         for name, count in errors.items():
             self.row(sec, f"  {name}: streams ending in a proxy error", str(count))
 
+    # profile ----------------------------------------------------------------------------------------------
+    def profile(self) -> None:
+        """Where the CPU of a follow-up turn (usage=basic) goes, by package, sampled with py-spy (only threads
+        holding the GIL: Python work, not waiting): the SDK calls in this process, then the proxy process."""
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(spy).exists():
+            self.row("profile", "py-spy not installed", "(pip install py-spy, then run with --profile again)")
+            return
+        n = max(self.proxy_turns, 10)
+        paths = Paths(self.base)
+        try:  # three times the proxy's turns: an SDK call is short, and enough samples are wanted
+            for name, fn, client in (
+                ("codebuddy/ plain", paths.cb_plain, False),
+                ("codebuddy/ stream", paths.cb_stream, False),
+                ("codebuddy/ async stream", paths.cb_astream, False),
+                ("openai/ stream", paths.oa_stream, True),
+                ("openai/ async stream", paths.oa_astream, True),
+            ):
+                follow_ups = []
+                for i in range(3 * n):
+                    first, follow = agent_turn(f"spy-{i}-{name}"), agent_turn(f"spy-{i}-{name}", follow_up=True)
+                    if client:
+                        first, follow = as_a_client_sends_it(first), as_a_client_sends_it(follow)
+                    fn(first)
+                    follow_ups.append(follow)
+                self._spy(spy, os.getpid(), fn, follow_ups, "SDK", name)
+        finally:
+            paths.close()
+        with (
+            self.running_proxy() as (url, pid),
+            httpx.Client(timeout=300, headers={"Authorization": f"Bearer {MASTER}"}) as client,
+        ):
+            for endpoint in ("/v1/chat/completions", "/v1/messages"):
+                for model, label in (("cb", "codebuddy/"), ("oa", "openai/")):
+                    name = f"{endpoint} {label}"
+                    sessions = [f"spy-{name}-{i}" for i in range(n)]
+                    send_turn(client, url + endpoint, name, proxy_body(endpoint, model, "spy-warm", False, "basic"))
+                    for session in sessions:
+                        send_turn(client, url + endpoint, name, proxy_body(endpoint, model, session, False, "basic"))
+                    bodies = [proxy_body(endpoint, model, session, True, "basic") for session in sessions]
+                    send = functools.partial(send_turn, client, url + endpoint, name)
+                    self._spy(spy, pid, send, bodies, "proxy", name)
 
-SECTIONS: dict[str, Callable[[Bench], None]] = {"sdk": Bench.sdk, "count": Bench.count, "proxy": Bench.proxy}
+    def _spy(self, spy: str, pid: int, call: Callable[[Any], Any], turns: list[Any], where: str, name: str) -> None:
+        """``call`` on each of ``turns`` while py-spy samples process ``pid``; one row of shares by package."""
+        out = Path(tempfile.mkdtemp(prefix="cb-agent-spy-")) / "stacks.txt"
+        # the proxy's workers are its subprocesses; this process's subprocess is the fake, whose CPU is not counted
+        command = [spy, "record", "--pid", str(pid), "--gil", "--rate", "400", "--full-filenames"]
+        if pid != os.getpid():
+            command.append("--subprocesses")
+        recorder = subprocess.Popen(
+            [*command, "--nonblocking", "--format", "raw", "-o", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(1.5)  # py-spy attaches
+            for turn in turns:
+                call(turn)
+            time.sleep(0.3)
+        finally:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(timeout=60)
+        packages: collections.Counter[str] = collections.Counter()
+        ours: collections.Counter[str] = collections.Counter()  # by the provider's innermost function
+        under_ours = counting = 0
+        for line in out.read_text().splitlines():
+            stack, _, number = line.rpartition(" ")
+            frames, count = stack.split(";"), int(number)
+            packages[_package(frames[-1].rpartition("(")[2])] += count
+            mine = [f for f in frames if "litellm_codebuddy" in f]
+            if mine:
+                function, _, location = mine[-1].rpartition(" (")
+                ours[f"{function} ({location.rsplit('/', 1)[-1].split(':')[0]})"] += count
+            under_ours += count * bool(mine)
+            counting += count * any("promptcount.py" in f for f in frames)
+        total = sum(packages.values()) or 1
+        top = ", ".join(f"{pkg} {100 * c / total:.0f}%" for pkg, c in packages.most_common(6))
+        sec = f"profile {where}, follow-up turns"
+        self.row(sec, name, f"{total} samples, by the code running: {top}")
+        if under_ours:
+            shown = f"{100 * under_ours / total:.0f}% (the prompt count {100 * counting / total:.0f}%)"
+            self.row(sec, f"  {name}: in or under the provider's code", shown)
+            inner = ", ".join(f"{fn} {100 * c / total:.0f}%" for fn, c in ours.most_common(5))
+            self.row(sec, f"  {name}: by the provider's innermost function", inner)
+
+
+def _package(filename: str) -> str:
+    """The package a source file belongs to, for the profiles."""
+    if "litellm_codebuddy" in filename:
+        return "litellm_codebuddy"
+    if "/litellm/" in filename or "/litellm_enterprise/" in filename:
+        return "LiteLLM"
+    if any(f"/{pkg}/" in filename for pkg in ("httpx", "httpcore", "h11", "anyio", "openai")) or filename.endswith(
+        ("/ssl.py", "/socket.py", "/selectors.py")
+    ):
+        return "httpx and transport"
+    if any(f"/{pkg}/" in filename for pkg in ("fastapi", "starlette", "uvicorn")):
+        return "proxy server"
+    if "/json/" in filename:
+        return "json"
+    if "tiktoken" in filename or "tokenizer" in filename:
+        return "tokenizer"
+    if "pydantic" in filename:
+        return "pydantic"
+    if any(f"/{pkg}" in filename for pkg in ("asyncio/", "threading.py", "concurrent/", "queue.py")):
+        return "asyncio and threads"
+    return "other"
+
+
+SECTIONS: dict[str, Callable[[Bench], None]] = {
+    "sdk": Bench.sdk,
+    "count": Bench.count,
+    "proxy": Bench.proxy,
+    "profile": Bench.profile,
+}
+DEFAULT_SECTIONS = ("sdk", "count", "proxy")
 
 
 def main() -> int:
@@ -596,9 +740,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per section (default 7, --quick 2)")
     parser.add_argument("--proxy-turns", type=int, default=None, help="turns per proxy batch (default 10, --quick 4)")
-    parser.add_argument("--only", default="", help="comma-separated sections: sdk, count, proxy")
+    parser.add_argument("--only", default="", help="comma-separated sections: sdk, count, proxy, profile")
+    parser.add_argument("--profile", action="store_true", help="also the profile section (py-spy for the proxy)")
     args = parser.parse_args()
-    chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(DEFAULT_SECTIONS)
+    if args.profile and "profile" not in chosen:
+        chosen.append("profile")
     rounds = args.rounds or (2 if args.quick else 7)
     proxy_turns = args.proxy_turns or (4 if args.quick else 10)
 
