@@ -567,3 +567,13 @@ def test_the_json_encoder_with_and_without_c(monkeypatch: pytest.MonkeyPatch) ->
     assert request._json_encoder()(value) == expected
     monkeypatch.setattr(json.encoder, "c_make_encoder", None)
     assert request._json_encoder()(value) == expected
+
+
+def test_the_body_forwards_unchanged_objects_as_they_are() -> None:
+    plain_tool, user = tool("plain"), {"role": "user", "content": "hi"}
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    params = {"tools": [plain_tool], "response_format": {"type": "json_schema", "json_schema": {"schema": schema}}}
+    b = build_body("gpt-5.5", [user], params)
+    assert b["messages"][1] is user
+    assert b["tools"][0] is plain_tool
+    assert b["response_format"] is params["response_format"]
