@@ -11,10 +11,10 @@ all again costs more CPU than the rest of the call. :class:`PromptCounter` gives
   "none"`` (7 + the name for a named choice). So each message's share depends on that message alone, and the
   tools' share on the tools, the choice and whether a system message is present.
 - Each share is kept under a keyed hash (BLAKE2b with a per-process random key) of the message's or the tools'
-  JSON, in a bounded LRU table (:data:`MAX_ENTRIES` entries of a 16-byte digest and a count, about 3 MB at most):
-  no prompt text, no API key, nothing that grows without limit. A follow-up turn (the same history and tools plus
-  a few messages) counts only the new messages; a message changed anywhere (an agent moving its ``cache_control``
-  marks) is simply counted again.
+  JSON as sent (equal JSON, equal share), in a bounded LRU table (:data:`MAX_ENTRIES` entries of a 16-byte digest
+  and a count, about 3 MB at most): no prompt text, no API key, nothing that grows without limit. A follow-up turn
+  (the same history and tools plus a few messages) counts only the new messages; a message changed anywhere (an
+  agent moving its ``cache_control`` marks) is simply counted again.
 - Tools are counted (the caller passes the tools and tool choice as sent): the gateway bills tool definitions as
   prompt, and with only a total, leaving them out would move every tool token (thousands for an agent's 20-30
   tools) into the completion figure.
@@ -74,9 +74,10 @@ class _Shares:
     """The pieces ``token_counter``'s sum is made of, through its public entry point."""
 
     def message(self, message: Mapping[str, Any]) -> int:
+        """A message's own share: what it adds to a prompt."""
         sized = remote_sized_image(message)
-        empty = litellm.token_counter(messages=[])
-        return int(litellm.token_counter(messages=[message], use_default_image_token_count=sized)) - int(empty)
+        alone = litellm.token_counter(messages=[message], use_default_image_token_count=sized)
+        return int(alone) - int(litellm.token_counter(messages=[]))
 
     def extras(self, tools: Any, tool_choice: Any, has_system: bool) -> int:
         """The reply, the tools block and the choice: everything but the messages' own shares."""
