@@ -279,9 +279,6 @@ def _merge_assistant(first: dict[str, Any], second: dict[str, Any]) -> dict[str,
 # ---------------------------------------------------------------- tools
 
 
-_SCHEMA_KEYS = ("$ref", "$defs", "definitions", "allOf")
-
-
 def inline_schema(schema: Any) -> Any:
     """A JSON schema without ``$ref``, ``$defs``/``definitions`` or ``allOf`` (the gateway rejects them:
     docs/gateway.md#inline-tool-schemas).
