@@ -336,15 +336,17 @@ def inline_schema(schema: Any) -> Any:
 
 def _has_schema_keys(node: Any) -> bool:
     """Whether ``node`` or anything inside it has a ``$ref``, ``$defs``, ``definitions`` or ``allOf`` key."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "$ref" in item or "$defs" in item or "definitions" in item or "allOf" in item:
-                return True
-            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend(v for v in item if isinstance(v, (dict, list)))
+    if isinstance(node, dict):
+        if "$ref" in node or "$defs" in node or "definitions" in node or "allOf" in node:
+            return True
+        values: Any = node.values()
+    elif isinstance(node, list):
+        values = node
+    else:
+        return False
+    for value in values:
+        if type(value) is not str and _has_schema_keys(value):  # most of a schema is strings: skipped at once
+            return True
     return False
 
 
@@ -396,10 +398,13 @@ def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[d
             raise bad_request(f"tool_choice names {name!r}, which is not among the tools given", model)
         tools, tool_choice = chosen, "required"
     out = []
-    for tool in tools:
+    for i, tool in enumerate(tools):
         fn = tool["function"]
         params = fn.get("parameters")
-        inlined = inline_schema(params)
+        try:
+            inlined = inline_schema(params)
+        except RecursionError:
+            raise bad_request(f"tools[{i}].function.parameters is nested too deeply", model) from None
         if inlined is not params:
             fn = {**fn, "parameters": inlined}
         # the caller's tool itself when nothing changes (``type`` may be missing: "function" is the default)

@@ -577,3 +577,12 @@ def test_the_body_forwards_unchanged_objects_as_they_are() -> None:
     assert b["messages"][1] is user
     assert b["tools"][0] is plain_tool
     assert b["response_format"] is params["response_format"]
+
+
+def test_a_schema_nested_too_deeply_is_a_bad_request() -> None:
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(5000):
+        deep = {"type": "object", "properties": {"x": deep}}
+    with pytest.raises(litellm.BadRequestError) as info:
+        prepare_tools([tool("deep", deep)], None)
+    assert "tools[0]" in str(info.value)
