@@ -12,7 +12,7 @@ all again costs more CPU than the rest of the call. :class:`PromptCounter` gives
   tools' share on the tools, the choice and whether a system message is present.
 - Each share is kept under a keyed hash (BLAKE2b with a per-process random key) of the message's or the tools'
   JSON as sent (equal JSON, equal share), in a bounded LRU table (:data:`MAX_ENTRIES` entries of a 16-byte digest
-  and a count, about 3 MB at most): no prompt text, no API key, nothing that grows without limit. A follow-up turn
+  and a count, about 11 MB at most): no prompt text, no API key, nothing that grows without limit. A follow-up turn
   (the same history and tools plus a few messages) counts only the new messages; a message changed anywhere (an
   agent moving its ``cache_control`` marks) is simply counted again.
 - Tools are counted (the caller passes the tools and tool choice as sent): the gateway bills tool definitions as
@@ -47,8 +47,10 @@ __all__ = ["MAX_ENTRIES", "PromptCounter", "remote_sized_image"]
 
 logger = logging.getLogger(__name__)
 
-MAX_ENTRIES = 16_384
-"""Shares kept per :class:`PromptCounter` (a 322-message conversation takes 323)."""
+MAX_ENTRIES = 65_536
+"""Shares kept per :class:`PromptCounter`: about 11 MB when full. A 300-message agent conversation takes about 300,
+so some 200 such conversations stay counted at once; beyond that the least recently used are forgotten, and a turn
+of a forgotten conversation is counted in full again (the same number, more CPU)."""
 
 Buffer = bytes | bytearray | memoryview
 _encode = json.JSONEncoder(separators=(",", ":")).encode
