@@ -29,7 +29,7 @@ for pass in $passes; do
         echo "== full pass: $("$VENV/bin/python" -c 'import importlib.metadata as m; print("litellm", m.version("litellm"))')"
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .
-        "$VENV/bin/mypy" litellm_codebuddy
+        "$VENV/bin/mypy" litellm_codebuddy fake_codebuddy
         # loadgroup: the replica tests (xdist_group "replicas") share one Redis and two proxies on one worker
         "$VENV/bin/pytest" -n 2 --dist loadgroup "$@"
         ;;

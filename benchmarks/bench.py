@@ -51,7 +51,7 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 
 import litellm_codebuddy
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.local.launch import free_port, start_fake, start_proxy, stop, wait_http
 
 KEY = "ck_bench.secretvalue"
@@ -64,12 +64,14 @@ litellm.suppress_debug_info = True
 
 def start_event_fake() -> tuple[subprocess.Popen[bytes], str]:
     """The fake in its default mode: one HTTP chunk per SSE event."""
-    return start_fake()
+    proc, url, _ = start_fake()
+    return proc, url
 
 
 def start_burst_fake() -> tuple[subprocess.Popen[bytes], str]:
     """The fake with ``burst``: up to 64 KB of events per HTTP chunk."""
-    return start_fake(extra_args=("--fault", "burst"))
+    proc, url, _ = start_fake(extra_args=("--fault", "burst"))
+    return proc, url
 
 
 def user(text: str) -> list[dict[str, Any]]:

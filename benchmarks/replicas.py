@@ -124,7 +124,7 @@ def main() -> int:
             redis_port, password = free_port(), secrets.token_hex(12)
             redis_proc = start_redis(tmp, redis_port, password)
             procs.append(redis_proc)
-            fake, fake_url = start_fake(log=tmp / "fake.log")
+            fake, fake_url, _ = start_fake(log=tmp / "fake.log")
             procs.append(fake)
             env = {
                 "CODEBUDDY_API_KEY": KEY,

@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"litellm {importlib.metadata.version('litellm')}, litellm-codebuddy {litellm_codebuddy.__version__}, "
           f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")  # fmt: skip
-    fake, base = launch.start_fake(extra_args=("--key", KEY))
+    fake, base, _ = launch.start_fake(extra_args=("--key", KEY))
     try:
         started = time.monotonic()
         failures = soak_sdk(base, args.sequential, args.concurrent, args.rounds)

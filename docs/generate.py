@@ -29,6 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "litellm_codebuddy"
+FAKE = ROOT / "fake_codebuddy"
 
 # a marker is a whole line of its own (so prose can quote one)
 MARKER = re.compile(r"^<!-- generated: ([\w-]+) -->\n(.*?)^<!-- end generated -->$", re.DOTALL | re.MULTILINE)
@@ -187,9 +188,24 @@ def model_ids() -> str:
     return ", ".join(_code(f"{PROVIDER}/{model_id}") for model_id in CONTEXT_WINDOWS)
 
 
-def thinking() -> str:
-    """Anthropic ``thinking`` -> ``reasoning_effort``: ``effort_from_thinking`` called on each row's input."""
+def _effort_groups() -> list[tuple[str, tuple[str, ...] | None]]:
+    """The models whose efforts are known, grouped by what they accept, then every other model."""
     _setup()
+    from litellm_codebuddy.catalog import EFFORTS, LIMITS, supported_efforts
+
+    groups: dict[tuple[str, ...] | None, list[str]] = {}
+    for model_id in dict.fromkeys([*EFFORTS, *LIMITS]):
+        groups.setdefault(supported_efforts(model_id), []).append(model_id)
+    named = [(", ".join(ids), levels) for levels, ids in groups.items() if levels is not None]
+    others = ", ".join(groups.get(None, []))
+    return [*named, (f"{others} and any other model" if others else "any other model", None)]
+
+
+def thinking() -> str:
+    """Anthropic ``thinking`` -> ``reasoning_effort``: ``effort_from_thinking`` called on each row's input, then
+    what each model gets (``nearest_effort`` with the efforts it accepts)."""
+    _setup()
+    from litellm_codebuddy.provider.params import nearest_effort
     from litellm_codebuddy.provider.thinking import LOW_BELOW, MEDIUM_BELOW, effort_from_thinking
 
     enabled = {"type": "enabled"}
@@ -200,21 +216,61 @@ def thinking() -> str:
         (enabled, None),
         ({**enabled, "budget_tokens": 0}, None),
         (adaptive, None),
-        *((adaptive, {"effort": e}) for e in ("minimal", "low", "medium", "high", "max", "xhigh")),
+        *((adaptive, {"effort": e}) for e in ("minimal", "low", "medium", "high", "xhigh", "max")),
         ({"type": "disabled"}, None),
         ({"type": "something-else"}, None),
     ]
+    groups = _effort_groups()
     rows = []
     for value, output_config in cases:
         effort = effort_from_thinking(value, output_config)
+        sent = [nearest_effort(effort, levels) if effort else None for _, levels in groups]
         rows.append(
             (
                 _code(json.dumps(value)),
                 _code(json.dumps(output_config)) if output_config is not None else "",
-                _code(effort) if effort else "none sent",
+                _code(effort) if effort else "none",
+                *(_code(e) if e else "none sent" for e in sent),
             )
         )
-    return table(("`thinking`", "`output_config`", "`reasoning_effort` sent"), rows)
+    header = ("`thinking`", "`output_config`", "effort", *(f"sent to {names}" for names, _ in groups))
+    return table(header, rows)
+
+
+def efforts() -> str:
+    """The ``reasoning_effort`` each model gets for each effort asked (``nearest_effort`` on what it accepts)."""
+    _setup()
+    from litellm_codebuddy.provider.params import EFFORT_LADDER, nearest_effort
+
+    rows = []
+    for names, levels in _effort_groups():
+        accepts = ", ".join(levels) if levels is not None else "not reported: the gateway's low to max"
+        sent = [nearest_effort(asked, levels) for asked in EFFORT_LADDER]
+        rows.append((names, accepts, *(_code(e) if e else "none sent" for e in sent)))
+    header = ("model", "accepts", *(f"`{asked}` asked" for asked in EFFORT_LADDER))
+    return table(header, rows)
+
+
+def catalog_sources() -> str:
+    """Where each of the catalog's figures comes from (``LIMITS`` and ``EFFORTS`` in catalog.py)."""
+    _setup()
+    from litellm_codebuddy.catalog import EFFORTS, LIMITS
+
+    rows = []
+    for model_id, limits in LIMITS.items():
+        rows.append(
+            (
+                _code(model_id),
+                _tokens(limits.window.tokens),
+                limits.window.source,
+                _tokens(limits.output.tokens),
+                limits.output.source,
+            )
+        )
+    text = table(("model", "context window", "source", "max output", "source"), rows)
+    known = ", ".join(_code(m) for m in EFFORTS)
+    note = f"Reasoning efforts are known for {known} (`EFFORTS`: `max` is rejected there, 9router's field report)."
+    return f"{text}\n\n{note}"
 
 
 def exit_codes() -> str:
@@ -229,6 +285,7 @@ def settings() -> str:
     """The per-call settings; every name and default is read from the package."""
     _setup()
     from litellm_codebuddy.endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV
+    from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV
     from litellm_codebuddy.provider.call import DEFAULT_TIMEOUT
     from litellm_codebuddy.provider.coalesce import COALESCE_ENV
 
@@ -262,6 +319,19 @@ def settings() -> str:
             "off",
         ),
         (
+            "prompt-cache key",
+            f"`prompt_cache_key=` is sent as it is; without one a key is derived per conversation, unless "
+            f"`auto_prompt_cache_key=False` per call or deployment, or `{AUTO_CACHE_KEY_ENV}=0`"
+            " ([the key](sdk.md#the-prompt-cache-key))",
+            "derived",
+        ),
+        (
+            "unsupported parameters",
+            "`drop_params=True` (per call or deployment, or `litellm.drop_params`): `response_format` and "
+            "`logprobs` are left out instead of refused ([why](sdk.md#response_format-and-logprobs))",
+            "refused",
+        ),
+        (
             "HTTP client",
             "`client=`: an `httpx.Client` / `httpx.AsyncClient` (or LiteLLM's handler wrapping one)",
             "a pooled client per process (async: per event loop)",
@@ -275,6 +345,7 @@ def environment() -> str:
     _setup()
     from litellm_codebuddy.account.startup import BUDGET_ENV, DEFAULT_BUDGET
     from litellm_codebuddy.endpoint import BASE_ENV, CREDIT_COST_ENV, DEFAULT_API_BASE, KEY_ENV
+    from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV
     from litellm_codebuddy.provider.coalesce import COALESCE_ENV
 
     rows = [
@@ -286,6 +357,12 @@ def environment() -> str:
             "unset: cost 0.0",
         ),
         (COALESCE_ENV, "the coalescing window in ms for the process ([performance](performance.md))", "unset: off"),
+        (
+            AUTO_CACHE_KEY_ENV,
+            "`0` (or `false`, `off`): no prompt-cache key is derived for the process "
+            "([the key](sdk.md#the-prompt-cache-key))",
+            "unset: derived",
+        ),
         (
             BUDGET_ENV,
             "seconds the proxy start-up hook may spend on model discovery ([proxy](proxy.md))",
@@ -305,15 +382,33 @@ def _first_paragraph(path: Path) -> str:
     return _rst_to_md(" ".join(doc.split("\n\n")[0].split()))
 
 
-def layout() -> str:
-    """The package's modules, each with the first paragraph of its own docstring."""
+def _modules(package: Path) -> str:
+    """A package's modules, each with the first paragraph of its own docstring."""
     rows = []
-    for path in sorted(PACKAGE.rglob("*.py"), key=lambda p: (p.parent.relative_to(PACKAGE).parts, p.name)):
+    for path in sorted(package.rglob("*.py"), key=lambda p: (p.parent.relative_to(package).parts, p.name)):
         name = path.relative_to(ROOT).as_posix()
         if path.name == "__init__.py":
             name = path.parent.relative_to(ROOT).as_posix() + "/"
         rows.append((_code(name), _first_paragraph(path)))
     return table(("module", "what it is (its docstring's first paragraph)"), rows)
+
+
+def layout() -> str:
+    """The provider package's modules (litellm_codebuddy/)."""
+    return _modules(PACKAGE)
+
+
+def fake_layout() -> str:
+    """The fake's modules (fake_codebuddy/)."""
+    return _modules(FAKE)
+
+
+def directives() -> str:
+    """The fake's fault directives, from its one table (``DIRECTIVES`` in fake_codebuddy/directives.py)."""
+    _setup()
+    from fake_codebuddy import directive_rows
+
+    return table(("directive", "value", "what the fake does"), ((_code(n), v, m) for n, v, m in directive_rows()))
 
 
 def kinds() -> str:
@@ -333,10 +428,14 @@ TABLES: dict[str, Callable[[], str]] = {
     "catalog": catalog,
     "model-ids": model_ids,
     "thinking": thinking,
+    "efforts": efforts,
+    "catalog-sources": catalog_sources,
     "exit-codes": exit_codes,
     "settings": settings,
     "environment": environment,
     "layout": layout,
+    "fake-layout": fake_layout,
+    "directives": directives,
     "kinds": kinds,
 }
 

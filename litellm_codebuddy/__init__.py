@@ -6,9 +6,9 @@ no client created). ``codebuddy_llm`` is the handler instance the proxy's ``cust
 (``LITELLM_WORKER_STARTUP_HOOKS=litellm_codebuddy:proxy_startup``, :mod:`.account.startup`).
 
 The house: :mod:`.provider` (what LiteLLM calls and the pure pieces it wires), :mod:`.account` (the key, the
-stored login, the account's models), :mod:`.cli` (the ``litellm-codebuddy`` command), :mod:`.fake` (a
-standard-library fake of the gateway), :mod:`.local` (the demo and the process launcher); :mod:`.endpoint` and
-:mod:`.catalog` hold the facts they share.
+stored login, the account's models), :mod:`.cli` (the ``litellm-codebuddy`` command), :mod:`.local` (the demo
+and the process launcher); :mod:`.endpoint` and :mod:`.catalog` hold the facts they share.  The fake gateway is
+its own package, ``fake_codebuddy`` (standard library only); :mod:`.fake` re-exports its public names.
 """
 
 from __future__ import annotations

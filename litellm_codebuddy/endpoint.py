@@ -19,6 +19,7 @@ __all__ = [
     "KEYS_URL",
     "KEY_ENV",
     "PROVIDER",
+    "SECRET_HEADERS",
     "USER_AGENT",
     "api_root",
     "auth_headers",
@@ -38,7 +39,8 @@ KEYS_URL = "https://www.codebuddy.ai/console/api-keys"
 USER_AGENT = f"litellm-codebuddy/{__version__}"
 
 _CHAT_PATH = "/chat/completions"
-_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-refresh-token"})
+#: the headers that carry a key or token (lower case)
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-refresh-token"})
 
 
 class BadBaseURL(ValueError):
@@ -94,4 +96,4 @@ def redact(text: str, *secrets: str | None) -> str:
 
 def redact_headers(headers: Mapping[str, str], *secrets: str | None) -> dict[str, str]:
     """Headers fit to log or attach to an exception: credential headers masked, secrets removed from the rest."""
-    return {k: ("***" if k.lower() in _SECRET_HEADERS else redact(str(v), *secrets)) for k, v in headers.items()}
+    return {k: ("***" if k.lower() in SECRET_HEADERS else redact(str(v), *secrets)) for k, v in headers.items()}

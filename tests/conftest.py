@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import respx
 
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
 
 from support.upstream import MODES, URL, ok_response
 
@@ -135,14 +135,5 @@ def fake() -> Iterator[FakeCodeBuddy]:
 
 @pytest.fixture
 def issued(fake: FakeCodeBuddy) -> list[str]:
-    """Every access and refresh token the fake hands out (to check none of them is ever shown)."""
-    tokens: list[str] = []
-    original = fake.issue_token
-
-    def record(expires_in: int | None = None) -> tuple[str, str]:
-        pair = original(expires_in)
-        tokens.extend(pair)
-        return pair
-
-    fake.issue_token = record  # type: ignore[method-assign]
-    return tokens
+    """Every access and refresh token the fake hands out, in order (to check none of them is ever shown)."""
+    return fake.issued

@@ -1,8 +1,9 @@
 """Which key a call uses: the caller's ``api_key``, else ``CODEBUDDY_API_KEY``, else the stored login.
 
-The one place that decides it, for the provider, the discovery and the command line. :func:`direct_key` is free of
-I/O; :func:`resolve_key` may read the token file under its lock and refresh the login over the network, so async
-code runs it in a worker thread when :func:`direct_key` has nothing (see the handler). Keys are never shown.
+The one place that decides it, for the provider, the discovery, the credits and the command line.
+:func:`direct_key` is free of I/O; :func:`resolve_key` may read the token file under its lock and refresh the login
+over the network, so async code runs it in a worker thread when :func:`direct_key` has nothing (see the handler).
+:func:`account_key` is :func:`resolve_key` for the account's own requests. Keys are never shown.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 import litellm
 
 from ..endpoint import KEY_ENV, PROVIDER, key_is_well_formed
+from .http import AccountError
 from .login import stored_token
 
-__all__ = ["Credentials", "direct_key", "resolve_credentials", "resolve_key"]
+__all__ = ["Credentials", "account_key", "direct_key", "resolve_credentials", "resolve_key"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,12 @@ def resolve_credentials(api_key: str | None, model: str = "") -> Credentials:
 def resolve_key(api_key: str | None, model: str = "") -> str:
     """The key of :func:`resolve_credentials`."""
     return resolve_credentials(api_key, model).key
+
+
+def account_key(api_key: str | None) -> str:
+    """The key of :func:`resolve_credentials` for the account's own requests (discovery, credits): raises
+    :class:`~.http.AccountError` (kind ``config``) instead when there is none or it is malformed."""
+    try:
+        return resolve_key(api_key)
+    except Exception as exc:  # no key, a malformed key, a stored login that cannot be read or refreshed
+        raise AccountError(str(getattr(exc, "message", exc)), "config") from None

@@ -13,14 +13,13 @@ from typing import Any
 
 import httpx
 
-from ..endpoint import api_root, auth_headers, redact
-from .credentials import resolve_key
+from .credentials import account_key
+from .http import TIMEOUT, AccountError, json_object, key_headers, request_json, roots
 
 __all__ = ["CREDITS_BODY", "CREDITS_PATH", "Credits", "CreditsError", "Package", "fetch_credits", "parse_credits"]
 
 CREDITS_PATH = "/v2/billing/meter/get-user-resource"
 CREDITS_BODY: dict[str, Any] = {"ProductCode": "p_tcaca", "Status": [0, 3]}
-TIMEOUT = 15.0
 
 _NAME = ("PackageName", "ProductName", "SubProductName", "Name", "ResourceId")
 _REMAINING = ("CycleCapacityRemain", "CycleRemain", "CapacityRemain", "Remain", "Remaining")
@@ -29,13 +28,10 @@ _USED = ("CycleCapacityUsed", "CycleUsed", "CapacityUsed", "Used")
 _ENDS = ("CycleEndTime", "CycleEnd", "ExpiredTime", "ExpireTime", "EndTime")
 
 
-class CreditsError(Exception):
-    """The credits could not be read. ``kind``: ``config`` (no key, bad base), ``refused`` (401/403),
-    ``network``, ``protocol`` (an answer of another shape). The message never holds the key."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+#: the account wing's one error type (:class:`~.http.AccountError`), under this module's name: the credits could
+#: not be read. ``kind``: ``config`` (no key, bad base), ``refused`` (401/403), ``limited`` (429), ``network``,
+#: ``protocol`` (an answer of another shape). The message never holds the key.
+CreditsError = AccountError
 
 
 @dataclass(frozen=True)
@@ -74,17 +70,11 @@ def _first(row: dict[str, Any], names: tuple[str, ...]) -> Any:
 
 def parse_credits(body: Any) -> Credits:
     """The packages in an answer (pure). Raises CreditsError(kind="protocol") for an error or another shape."""
-    if not isinstance(body, dict):
-        raise CreditsError("the answer is not a JSON object", "protocol")
-    code = body.get("code")
-    if code not in (None, 0, "0"):
-        msg = str(body.get("msg") or body.get("message") or "")[:200]
-        raise CreditsError(f"CodeBuddy answered code {code}" + (f": {msg}" if msg else ""), "protocol")
-    data = body.get("data")
+    data = json_object("", body).get("data")
     response = data.get("Response") if isinstance(data, dict) else None
     error = response.get("Error") if isinstance(response, dict) else None
     if isinstance(error, dict):
-        raise CreditsError(f"CodeBuddy answered {error.get('Code')}: {str(error.get('Message'))[:200]}", "protocol")
+        raise AccountError(f"CodeBuddy answered {error.get('Code')}: {str(error.get('Message'))[:200]}", "protocol")
     if data in (None, {}) or response in (None, {}):
         return Credits([])  # an empty answer: no packages
     inner = response.get("Data") if isinstance(response, dict) else None
@@ -94,7 +84,7 @@ def parse_credits(body: Any) -> Credits:
     if accounts is None:
         return Credits([])
     if not isinstance(accounts, list):
-        raise CreditsError("data.Response.Data.Accounts is not a list", "protocol")
+        raise AccountError("data.Response.Data.Accounts is not a list", "protocol")
     packages = []
     for row in accounts:
         if not isinstance(row, dict):
@@ -122,28 +112,6 @@ def fetch_credits(
 ) -> Credits:
     """The account's credit packages. The key is ``api_key``, else ``CODEBUDDY_API_KEY``, else the stored login.
     Raises CreditsError with the reason."""
-    try:
-        key = resolve_key(api_key)
-        url = api_root(api_base).removesuffix("/v2") + CREDITS_PATH
-    except Exception as exc:  # no key, a malformed key, a bad api_base
-        raise CreditsError(str(getattr(exc, "message", exc)), "config") from None
-    headers = {**auth_headers(key), "Accept": "application/json"}
-    http = client or httpx.Client(follow_redirects=False, trust_env=True)
-    try:
-        resp = http.post(url, json=CREDITS_BODY, headers=headers, timeout=timeout)
-    except httpx.TimeoutException:
-        raise CreditsError(f"no answer within {timeout:g} s", "network") from None
-    except httpx.HTTPError as exc:
-        raise CreditsError(redact(f"could not connect ({type(exc).__name__}: {exc})", key), "network") from None
-    finally:
-        if client is None:
-            http.close()
-    if resp.status_code in (401, 403):
-        raise CreditsError(f"the key was refused (HTTP {resp.status_code})", "refused")
-    if resp.status_code != 200:
-        raise CreditsError(f"HTTP {resp.status_code}", "network" if resp.status_code >= 500 else "protocol")
-    try:
-        body = resp.json()
-    except ValueError:
-        raise CreditsError("the answer is not JSON", "protocol") from None
-    return parse_credits(body)
+    key = account_key(api_key)
+    url = roots(api_base).site + CREDITS_PATH
+    return parse_credits(request_json("POST", url, key_headers(key), body=CREDITS_BODY, timeout=timeout, client=client))

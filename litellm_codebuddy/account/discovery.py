@@ -9,6 +9,11 @@ the API base without its ``/v2``:
 2. ``GET {root}/v3/config`` -> ``data.models[].id``.
 3. ``GET {root}/console/enterprises/personal/models`` -> rows like the first (the international site answers 500).
 
+Reasoning efforts: ``/v3/config`` lists each model's ``reasoning.supportedEfforts``. When another endpoint answered
+and its rows carry none, ``/v3/config`` is asked for them too (within the budget; a failure there only leaves the
+efforts unknown). What the account says a model accepts is remembered
+(:func:`~litellm_codebuddy.catalog.remember_account_efforts`) and wins over the catalog when an effort is chosen.
+
 Limits and flags come from the live answer when it has them, else from the catalog
 (:mod:`litellm_codebuddy.catalog`) for its own models, else they are unknown. ``budget`` bounds the whole
 discovery in seconds (every request and pause included), for callers that must not wait long (proxy start-up).
@@ -21,15 +26,24 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 import litellm
 
-from ..catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS, catalog_supports_vision, model_info, register_catalog
-from ..endpoint import KEY_ENV, PROVIDER, api_root, auth_headers, redact
-from .credentials import resolve_key
+from ..catalog import (
+    CONTEXT_WINDOWS,
+    EFFORTS,
+    MAX_OUTPUT_TOKENS,
+    catalog_supports_vision,
+    model_info,
+    register_catalog,
+    remember_account_efforts,
+)
+from ..endpoint import KEY_ENV, PROVIDER
+from .credentials import account_key
+from .http import TIMEOUT, AccountError, json_object, key_headers, request_json, roots, session
 
 __all__ = [
     "CONFIG_PATH",
@@ -44,6 +58,8 @@ __all__ = [
     "model_cost_entries",
     "model_list",
     "register_live_models",
+    "remember",
+    "with_efforts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -52,18 +68,14 @@ ENTERPRISE_MODELS_PATH = "/v2/enterprises/personal/models"
 CONFIG_PATH = "/v3/config"
 PERSONAL_MODELS_PATH = "/console/enterprises/personal/models"
 ENDPOINTS = (ENTERPRISE_MODELS_PATH, CONFIG_PATH, PERSONAL_MODELS_PATH)
-TIMEOUT = 15.0
 #: pauses before the second and third try of an endpoint that failed transiently (the first endpoint only)
 RETRY_DELAYS: tuple[float, ...] = (0.3, 0.8)
 _RETRIED = frozenset({ENTERPRISE_MODELS_PATH})
 
 
-class DiscoveryError(Exception):
-    """The live list could not be had; the message says why (never holds the key). ``transient``: worth a retry."""
-
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
+#: the account wing's one error type (:class:`~.http.AccountError`), under this module's name: the live list could
+#: not be had, the message says why; ``transient``: worth a retry
+DiscoveryError = AccountError
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,8 @@ class LiveModel:
     supports_vision: bool | None = None
     supports_tools: bool | None = None
     supports_reasoning: bool | None = None
+    efforts: tuple[str, ...] | None = None
+    """the reasoning efforts the account says the model accepts (None: it does not say)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +97,7 @@ class LiveModel:
             "supports_vision": self.supports_vision,
             "supports_tools": self.supports_tools,
             "supports_reasoning": self.supports_reasoning,
+            "efforts": list(self.efforts) if self.efforts is not None else None,
         }
 
     def info(self) -> dict[str, Any]:
@@ -94,6 +109,7 @@ class LiveModel:
             self.supports_vision,
             supports_tools=self.supports_tools,
             supports_reasoning=self.supports_reasoning,
+            efforts=self.efforts,
         )
 
 
@@ -110,14 +126,9 @@ class Discovery:
 
 def catalog_models() -> list[LiveModel]:
     return [
-        LiveModel(mid, window, MAX_OUTPUT_TOKENS.get(mid), catalog_supports_vision(mid))
+        LiveModel(mid, window, MAX_OUTPUT_TOKENS.get(mid), catalog_supports_vision(mid), efforts=EFFORTS.get(mid))
         for mid, window in CONTEXT_WINDOWS.items()
     ]
-
-
-def root_url(api_base: str | None = None) -> str:
-    """The API base without ``/chat/completions`` and without a trailing ``/v2``."""
-    return api_root(api_base).removesuffix("/v2")
 
 
 def _int(value: Any) -> int | None:
@@ -133,6 +144,28 @@ def _int(value: Any) -> int | None:
 def _flag(item: dict[str, Any], *names: str) -> bool | None:
     value = next((item[n] for n in names if n in item), None)
     return value if isinstance(value, bool) else None
+
+
+def _efforts(item: dict[str, Any]) -> tuple[str, ...] | None:
+    """``reasoning.supportedEfforts`` (``/v3/config``'s shape) or ``supportedEfforts``, as lower-case words."""
+    reasoning = item.get("reasoning")
+    raw = reasoning.get("supportedEfforts") if isinstance(reasoning, dict) else None
+    if raw is None:
+        raw = item.get("supportedEfforts")
+    if not isinstance(raw, list):
+        return None
+    return tuple(str(e).strip().lower() for e in raw if isinstance(e, str) and e.strip())
+
+
+def with_efforts(models: list[LiveModel], others: list[LiveModel]) -> list[LiveModel]:
+    """``models`` with the efforts ``others`` (another endpoint's answer) give for the ones that have none."""
+    found = {m.id: m.efforts for m in others if m.efforts is not None}
+    return [m if m.efforts is not None or m.id not in found else replace(m, efforts=found[m.id]) for m in models]
+
+
+def remember(models: list[LiveModel]) -> None:
+    """Keep what the account says each model accepts, for the provider's choice of effort."""
+    remember_account_efforts({m.id: m.efforts for m in models})
 
 
 def _entry(item: Any) -> LiveModel | None:
@@ -156,6 +189,7 @@ def _entry(item: Any) -> LiveModel | None:
         vision,
         _flag(item, "supportsToolCall", "supportsTools", "supports_tools"),
         _flag(item, "supportsReasoning", "supports_reasoning"),
+        _efforts(item),
     )
 
 
@@ -175,43 +209,17 @@ def _model_items(data: Any) -> Any:
 
 
 def _entries(body: Any, endpoint: str) -> list[LiveModel]:
-    if not isinstance(body, dict):
-        raise DiscoveryError(f"{endpoint}: the answer is not a JSON object")
-    code = body.get("code")
-    if code not in (None, 0, "0"):
-        msg = str(body.get("msg") or body.get("message") or "")[:200]
-        raise DiscoveryError(f"{endpoint}: CodeBuddy answered code {code}" + (f": {msg}" if msg else ""))
-    items = _model_items(body.get("data"))
+    items = _model_items(json_object(endpoint, body).get("data"))
     if not isinstance(items, list):
-        raise DiscoveryError(f"{endpoint}: the answer has no model list")
+        raise AccountError(f"{endpoint}: the answer has no model list")
     seen: dict[str, LiveModel] = {}
     for item in items:
         model = _entry(item)
         if model is not None and model.id not in seen:
             seen[model.id] = model
     if not seen:
-        raise DiscoveryError(f"{endpoint}: the model list is empty")
+        raise AccountError(f"{endpoint}: the model list is empty")
     return list(seen.values())
-
-
-def _get(http: httpx.Client, url: str, key: str, endpoint: str, timeout: float) -> Any:
-    headers = {**auth_headers(key), "Accept": "application/json"}
-    try:
-        resp = http.get(url, headers=headers, timeout=timeout)
-    except httpx.TimeoutException:
-        raise DiscoveryError(f"{endpoint}: no answer within {timeout:.3g} s", transient=True) from None
-    except httpx.HTTPError as exc:
-        message = redact(f"{endpoint}: could not connect ({type(exc).__name__}: {exc})", key)
-        raise DiscoveryError(message, transient=True) from None
-    if resp.status_code in (401, 403):
-        raise DiscoveryError(f"{endpoint}: the key was refused (HTTP {resp.status_code})")
-    if resp.status_code != 200:
-        status = resp.status_code
-        raise DiscoveryError(f"{endpoint}: HTTP {status}", transient=status >= 500 or status == 429)
-    try:
-        return resp.json()
-    except ValueError:
-        raise DiscoveryError(f"{endpoint}: the answer is not JSON") from None
 
 
 class _Clock:
@@ -231,10 +239,11 @@ def _try(http: httpx.Client, root: str, key: str, endpoint: str, clock: _Clock) 
     for attempt in range(len(delays) + 1):
         left = clock.left()
         if left <= 0.05:
-            raise DiscoveryError(f"{endpoint}: not tried, the time for discovery ran out")
+            raise AccountError(f"{endpoint}: not tried, the time for discovery ran out", "timeout")
         try:
-            return _entries(_get(http, root + endpoint, key, endpoint, left), endpoint)
-        except DiscoveryError as exc:
+            body = request_json("GET", root + endpoint, key_headers(key), what=endpoint, timeout=left, client=http)
+            return _entries(body, endpoint)
+        except AccountError as exc:
             if not exc.transient or attempt == len(delays) or clock.left() <= delays[attempt]:
                 raise
             logger.debug("CodeBuddy model discovery: %s; trying again in %g s", exc, delays[attempt])
@@ -250,30 +259,33 @@ def fetch_live_models(
     budget: float | None = None,
     client: httpx.Client | None = None,
 ) -> tuple[list[LiveModel], str]:
-    """(the account's models, the endpoint that answered). Raises DiscoveryError with the reason.
+    """(the account's models, the endpoint that answered). Raises DiscoveryError with the reason (every
+    endpoint's; its kind theirs when they agree, else ``protocol``).
 
     The key is ``api_key``, else ``CODEBUDDY_API_KEY``, else the stored login token (refreshed if needed).
     ``timeout`` bounds each request, ``budget`` (seconds) the whole discovery.
     """
-    try:
-        key = resolve_key(api_key)
-        root = root_url(api_base)
-    except Exception as exc:  # no key, a malformed key, a bad api_base
-        raise DiscoveryError(str(getattr(exc, "message", exc))) from None
+    key = account_key(api_key)
+    root = roots(api_base).site
     clock = _Clock(timeout, budget)
-    http = client or httpx.Client(follow_redirects=False, trust_env=True)
-    reasons: list[str] = []
-    try:
+    failures: list[AccountError] = []
+    with session(client) as http:
         for endpoint in ENDPOINTS:
             try:
-                return _try(http, root, key, endpoint, clock), endpoint
-            except DiscoveryError as exc:
+                models = _try(http, root, key, endpoint, clock)
+                if endpoint != CONFIG_PATH and all(m.efforts is None for m in models):
+                    try:  # only /v3/config is known to list efforts: ask it too, for them alone
+                        models = with_efforts(models, _try(http, root, key, CONFIG_PATH, clock))
+                    except AccountError as exc:
+                        logger.debug("CodeBuddy model discovery: no reasoning efforts: %s", exc)
+                return models, endpoint
+            except AccountError as exc:
+                if exc.kind == "config":  # an unusable base or key fails every endpoint alike
+                    raise
                 logger.debug("CodeBuddy model discovery: %s", exc)
-                reasons.append(str(exc))
-    finally:
-        if client is None:
-            http.close()
-    raise DiscoveryError("; ".join(reasons))
+                failures.append(exc)
+    kinds = {exc.kind for exc in failures}
+    raise AccountError("; ".join(map(str, failures)), kinds.pop() if len(kinds) == 1 else "protocol")
 
 
 def discover(
@@ -287,7 +299,7 @@ def discover(
     """The live list, or the catalog with the reason in ``note``. Never raises for a failed discovery."""
     try:
         models, endpoint = fetch_live_models(api_key, api_base, timeout=timeout, budget=budget, client=client)
-    except DiscoveryError as exc:
+    except AccountError as exc:
         return Discovery(catalog_models(), "catalog", None, str(exc))
     return Discovery(models, "live", endpoint)
 
@@ -304,6 +316,7 @@ _LISTED_INFO = (
     "supports_vision",
     "supports_function_calling",
     "supports_reasoning",
+    "reasoning_effort_levels",
 )
 
 
@@ -338,4 +351,5 @@ def register_live_models(
         register_catalog()
     else:
         litellm.register_model(model_cost_entries(found.models))
+        remember(found.models)
     return [m.id for m in found.models]

@@ -36,7 +36,8 @@ from urllib.parse import quote
 import httpx
 import litellm
 
-from ..endpoint import DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, USER_AGENT, api_root, key_is_well_formed
+from ..endpoint import DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, key_is_well_formed
+from .http import LOGIN_HEADERS, AccountError, answer_code, code_error, request_json, roots, session
 
 __all__ = [
     "DEFAULT_EXPIRES_IN",
@@ -66,15 +67,6 @@ DEFAULT_INTERVAL = 5.0
 #: refresh when fewer seconds than this are left
 REFRESH_MARGIN = 300.0
 LOCK_TIMEOUT = 30.0
-HTTP_TIMEOUT = 15.0
-
-_LOGIN_HEADERS = {
-    "X-Product": "SaaS",
-    "X-No-Authorization": "true",
-    "X-No-User-Id": "true",
-    "User-Agent": USER_AGENT,
-    "Accept": "application/json",
-}
 
 LOGIN_HINT = "run `litellm-codebuddy login` (experimental)"
 
@@ -233,12 +225,10 @@ def delete_token(path: Path | None = None) -> bool:
 # ---------------------------------------------------------------- the device flow
 
 
-class LoginError(Exception):
-    """A login, poll or refresh that failed. ``kind``: refused, expired, timeout, network or protocol."""
-
-    def __init__(self, message: str, kind: str = "protocol") -> None:
-        super().__init__(message)
-        self.kind = kind
+#: the account wing's one error type (:class:`~.http.AccountError`), under this module's name: its kinds here are
+#: ``refused``, ``expired``, ``timeout`` (the login was not completed in time), ``limited``, ``network``, ``config``
+#: and ``protocol``
+LoginError = AccountError
 
 
 @dataclass(frozen=True)
@@ -248,54 +238,17 @@ class LoginStart:
     interval: float | None
 
 
-def auth_base(api_base: str | None = None) -> str:
-    """The API base (``.../v2``) the auth endpoints hang off: ``api_base``, ``CODEBUDDY_API_BASE`` or default."""
-    return api_root(api_base)
-
-
-def _client(client: httpx.Client | None) -> contextlib.AbstractContextManager[httpx.Client]:
-    if client is not None:
-        return contextlib.nullcontext(client)
-    return httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False, trust_env=True)
-
-
-def _call(client: httpx.Client | None, method: str, url: str, headers: dict[str, str], what: str) -> tuple[int, Any]:
-    """(HTTP status, parsed JSON or None), with ``client`` or a short-lived one; transport failures become
-    LoginError(kind="network")."""
-    with _client(client) as http:
-        return _send(http, method, url, headers, what)
-
-
-def _send(http: httpx.Client, method: str, url: str, headers: dict[str, str], what: str) -> tuple[int, Any]:
-    try:
-        resp = http.request(method, url, headers=headers, content=b"{}" if method == "POST" else None)
-    except httpx.TimeoutException:
-        raise LoginError(f"{what}: CodeBuddy did not answer in time ({url})", "network") from None
-    except httpx.HTTPError as exc:
-        raise LoginError(f"{what}: could not reach {url}: {type(exc).__name__}", "network") from None
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    return resp.status_code, body
-
-
-def _failure(what: str, status: int, body: Any) -> LoginError:
-    code = body.get("code") if isinstance(body, dict) else None
-    msg = str(body.get("msg") or body.get("message") or "") if isinstance(body, dict) else ""
-    text = f"{what} failed (HTTP {status}" + (f", code {code}" if code is not None else "") + ")"
-    if msg:
-        text += f": {msg[:200]}"
+def _code_failure(what: str, body: Any) -> AccountError:
+    """An answer whose code says the login failed: the gateway's words tell a refused login from an expired one."""
+    _, msg = answer_code(body)
     lowered = msg.lower()
-    if status in (401, 403) or any(w in lowered for w in ("refus", "denied", "reject", "forbidden")):
+    if any(w in lowered for w in ("refus", "denied", "reject", "forbidden")):
         kind = "refused"
-    elif "expire" in lowered or status == 410:
+    elif "expire" in lowered:
         kind = "expired"
-    elif status == 429 or status >= 500:
-        kind = "network"
     else:
         kind = "protocol"
-    return LoginError(text, kind)
+    return code_error(what, body, kind)
 
 
 def _float(value: Any) -> float | None:
@@ -313,7 +266,7 @@ def _token_from(data: Any, api_base: str, previous_refresh: str = "") -> StoredT
     if not isinstance(access, str) or not access:
         return None
     if not key_is_well_formed(access):
-        raise LoginError("the server sent an access token with whitespace or control characters", "protocol")
+        raise AccountError("the server sent an access token with whitespace or control characters", "protocol")
     refresh_tok = data.get("refreshToken") or data.get("refresh_token") or previous_refresh
     expires_in = _float(data.get("expiresIn") or data.get("expires_in")) or DEFAULT_EXPIRES_IN
     now = time.time()
@@ -322,44 +275,35 @@ def _token_from(data: Any, api_base: str, previous_refresh: str = "") -> StoredT
 
 def start_login(api_base: str | None = None, client: httpx.Client | None = None) -> LoginStart:
     """Step 1: ask for a login ``state`` and the URL the user opens."""
-    base = auth_base(api_base)
-    status, body = _call(
-        client,
-        "POST",
-        f"{base}/plugin/auth/state?platform=CLI",
-        {**_LOGIN_HEADERS, "Content-Type": "application/json"},
-        "starting the login",
-    )
-    data = body.get("data") if isinstance(body, dict) else None
-    if status != 200 or not isinstance(body, dict) or body.get("code") not in (0, "0") or not isinstance(data, dict):
-        raise _failure("starting the login", status, body)
-    state, url = data.get("state"), data.get("authUrl") or data.get("auth_url")
-    if not isinstance(state, str) or not state or not isinstance(url, str) or not url:
-        raise LoginError("starting the login: the answer has no state or authUrl", "protocol")
-    return LoginStart(state, url, _float(data.get("interval")))
+    what = "starting the login"
+    url = f"{roots(api_base).api}/plugin/auth/state?platform=CLI"
+    body = request_json("POST", url, LOGIN_HEADERS, what=what, body={}, client=client)
+    code, _ = answer_code(body)
+    if code not in (0, "0"):
+        raise _code_failure(what, body)
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    state, auth_url = data.get("state"), data.get("authUrl") or data.get("auth_url")
+    if not isinstance(state, str) or not state or not isinstance(auth_url, str) or not auth_url:
+        raise AccountError(f"{what}: the answer has no state or authUrl", "protocol")
+    return LoginStart(state, auth_url, _float(data.get("interval")))
 
 
 def poll_login(
     state: str, api_base: str | None = None, client: httpx.Client | None = None
 ) -> tuple[StoredToken | None, float | None]:
     """Step 2, once: (the token, or None while pending; the interval the server asks for, if any)."""
-    base = auth_base(api_base)
-    status, body = _call(
-        client,
-        "GET",
-        f"{base}/plugin/auth/token?state={quote(state, safe='')}",
-        dict(_LOGIN_HEADERS),
-        "waiting for the login",
-    )
-    code = body.get("code") if isinstance(body, dict) else None
+    what = "waiting for the login"
+    base = roots(api_base).api
+    url = f"{base}/plugin/auth/token?state={quote(state, safe='')}"
+    body = request_json("GET", url, LOGIN_HEADERS, what=what, client=client, secrets=(state,))
+    code, _ = answer_code(body)
     data = body.get("data") if isinstance(body, dict) else None
     interval = _float(data.get("interval")) if isinstance(data, dict) else None
-    if status == 200 and code in (PENDING_CODE, str(PENDING_CODE)):
+    if code in (PENDING_CODE, str(PENDING_CODE)):
         return None, interval
-    if status == 200 and code in (0, "0"):
-        tok = _token_from(data, base)
-        return tok, interval  # code 0 without a token yet: still pending
-    raise _failure("the login", status, body)
+    if code in (0, "0"):
+        return _token_from(data, base), interval  # code 0 without a token yet: still pending
+    raise _code_failure(what, body)
 
 
 def login(
@@ -375,25 +319,25 @@ def login(
     """The whole device flow: start, tell ``on_url``, poll at the server's pace until done, store the token.
 
     ``interval`` is used when the server announces none. Raises LoginError (kind ``timeout`` after
-    ``timeout`` seconds; network errors while polling are retried until then).
+    ``timeout`` seconds; transient errors while polling, ``network`` and ``limited``, are retried until then).
     """
     deadline = time.monotonic() + timeout
-    with _client(client) as http:
+    with session(client) as http:
         start = start_login(api_base, http)
         if on_url is not None:
             on_url(start.auth_url)
         pace = start.interval or interval
-        last_error: LoginError | None = None
+        last_error: AccountError | None = None
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 detail = f" (last error: {last_error})" if last_error else ""
-                raise LoginError(f"the login was not completed within {timeout:g} s{detail}", "timeout")
+                raise AccountError(f"the login was not completed within {timeout:g} s{detail}", "timeout")
             sleep(min(pace, left))
             try:
                 tok, asked = poll_login(start.state, api_base, http)
-            except LoginError as exc:
-                if exc.kind != "network":
+            except AccountError as exc:
+                if not exc.transient:
                     raise
                 last_error = exc
                 logger.debug("login poll failed, retrying: %s", exc)
@@ -407,22 +351,20 @@ def login(
 
 def refresh(tok: StoredToken, client: httpx.Client | None = None) -> StoredToken:
     """A fresh token from the refresh endpoint (not stored: see :func:`stored_token`)."""
+    what = "refreshing the login"
     if not tok.refresh_token:
-        raise LoginError("the stored login has no refresh token", "expired")
-    headers = {
-        **_LOGIN_HEADERS,
-        "X-Refresh-Token": tok.refresh_token,
-        "Authorization": f"Bearer {tok.access_token}",
-        "Content-Type": "application/json",
-    }
-    headers.pop("X-No-Authorization")
-    headers.pop("X-No-User-Id")
-    status, body = _call(client, "POST", f"{tok.api_base}/plugin/auth/token/refresh", headers, "refreshing the login")
-    if status == 200 and isinstance(body, dict) and body.get("code") in (0, "0"):
-        new = _token_from(body.get("data"), tok.api_base, tok.refresh_token)
-        if new is not None:
-            return new
-    raise _failure("refreshing the login", status, body)
+        raise AccountError("the stored login has no refresh token", "expired")
+    headers = {k: v for k, v in LOGIN_HEADERS.items() if not k.startswith("X-No-")}
+    headers.update({"X-Refresh-Token": tok.refresh_token, "Authorization": f"Bearer {tok.access_token}"})
+    url = f"{tok.api_base}/plugin/auth/token/refresh"
+    body = request_json("POST", url, headers, what=what, body={}, client=client)
+    code, _ = answer_code(body)
+    if code not in (0, "0"):
+        raise _code_failure(what, body)
+    new = _token_from(body.get("data"), tok.api_base, tok.refresh_token)
+    if new is None:
+        raise AccountError(f"{what}: the answer has no access token", "protocol")
+    return new
 
 
 # ---------------------------------------------------------------- the provider's fallback
@@ -463,7 +405,7 @@ def stored_token(model: str = "", *, path: Path | None = None, client: httpx.Cli
             return tok.access_token
         try:
             new = refresh(tok, client)
-        except LoginError as exc:
+        except AccountError as exc:
             if tok.expires_in() > 0:
                 logger.warning("CodeBuddy: could not refresh the stored login, using it until it expires: %s", exc)
                 return tok.access_token

@@ -25,7 +25,7 @@ from typing import Any
 import litellm
 
 from ..endpoint import PROVIDER
-from .discovery import LiveModel, discover, model_cost_entries, model_list
+from .discovery import LiveModel, discover, model_cost_entries, model_list, remember
 
 __all__ = ["BUDGET_ENV", "DEFAULT_BUDGET", "budget_from_env", "new_deployments", "proxy_startup"]
 
@@ -108,6 +108,8 @@ async def proxy_startup() -> None:
         if found.source != "live":
             logger.warning("CodeBuddy: live model discovery failed, using the built-in catalog: %s", found.note)
         litellm.register_model(model_cost_entries(found.models))
+        if found.source == "live":
+            remember(found.models)
     except Exception as exc:  # whatever happens, the proxy starts
         logger.warning(
             "CodeBuddy: registering the account's models at start-up failed, using the built-in catalog: %s: %s",

@@ -28,9 +28,11 @@ import litellm
 from .._version import __version__
 from ..account import login as auth
 from ..account.credentials import Credentials, resolve_credentials
-from ..account.credits import CreditsError, fetch_credits
+from ..account.credits import fetch_credits
 from ..account.discovery import Discovery, LiveModel, catalog_models, discover, model_list
+from ..account.http import AccountError
 from ..endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, KEYS_URL, PROVIDER, BadBaseURL, api_root, key_is_well_formed
+from ..provider.params import MIN_MAX_TOKENS
 from .explain import (
     EXIT_AUTH,
     EXIT_CODES,
@@ -40,6 +42,7 @@ from .explain import (
     EXIT_NETWORK,
     EXIT_NOT_CONFIGURED,
     EXIT_OK,
+    EXIT_RATE_LIMIT,
     EXIT_USAGE,
     CliError,
     explain,
@@ -154,7 +157,7 @@ def cmd_doctor(args: argparse.Namespace, io: Output) -> int:
             resp = litellm.completion(
                 model=f"{PROVIDER}/{model}",
                 messages=[{"role": "user", "content": "ping"}],
-                max_tokens=1,
+                max_tokens=MIN_MAX_TOKENS,  # the gateway's smallest
                 api_key=creds.key,
                 api_base=args.api_base,
                 timeout=args.timeout,
@@ -177,7 +180,7 @@ def _credits_line(creds: Credentials, args: argparse.Namespace) -> str:
     """Doctor's credits line (experimental endpoint): what is left, or why it is unknown. Never fails doctor."""
     try:
         found = fetch_credits(creds.key, args.api_base, timeout=min(args.timeout, 15.0))
-    except CreditsError as exc:
+    except AccountError as exc:
         return f"Credits: unknown ({exc}; experimental endpoint)"
     if not found.packages:
         return "Credits: no credit packages on this account (experimental endpoint)"
@@ -271,6 +274,7 @@ def _model_rows(models: Iterable[LiveModel]) -> list[tuple[str, ...]]:
             _yes_no(m.supports_vision),
             _yes_no(m.supports_tools),
             _yes_no(m.supports_reasoning),
+            ",".join(m.efforts) if m.efforts is not None else "?",
         )
         for m in models
     ]
@@ -309,13 +313,23 @@ def cmd_models(args: argparse.Namespace, io: Output) -> int:
             )
         )
         return EXIT_OK
-    _table([("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING"), *_model_rows(found.models)], io)
+    _table(
+        [("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING", "EFFORTS"), *_model_rows(found.models)], io
+    )
     source = f"live ({found.endpoint})" if found.source == "live" else "built-in catalog"
     io.err(f"{len(found.models)} models, source: {source}")
     return EXIT_OK
 
 
-_CREDITS_EXIT = {"config": EXIT_NOT_CONFIGURED, "refused": EXIT_AUTH, "network": EXIT_NETWORK}
+#: the exit code of each kind of :class:`~..account.http.AccountError` (``protocol``: 1)
+_ACCOUNT_EXIT = {
+    "config": EXIT_NOT_CONFIGURED,
+    "refused": EXIT_AUTH,
+    "limited": EXIT_RATE_LIMIT,
+    "network": EXIT_NETWORK,
+    "expired": EXIT_LOGIN,
+    "timeout": EXIT_LOGIN,
+}
 
 
 def cmd_credits(args: argparse.Namespace, io: Output) -> int:
@@ -325,9 +339,9 @@ def cmd_credits(args: argparse.Namespace, io: Output) -> int:
     try:
         with Progress("asking CodeBuddy for your credits"):
             found = fetch_credits(creds.key, args.api_base, timeout=args.timeout)
-    except CreditsError as exc:
+    except AccountError as exc:
         io.err(f"error: could not read the credits: {exc}")
-        return _CREDITS_EXIT.get(exc.kind, EXIT_FAILURE)
+        return _ACCOUNT_EXIT.get(exc.kind, EXIT_FAILURE)
     if args.json:
         packages = [
             {"name": p.name, "remaining": p.remaining, "total": p.total, "used": p.used, "ends": p.ends}
@@ -353,15 +367,6 @@ def _can_open_browser() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-_LOGIN_EXIT = {
-    "refused": EXIT_AUTH,
-    "expired": EXIT_LOGIN,
-    "timeout": EXIT_LOGIN,
-    "network": EXIT_NETWORK,
-    "protocol": EXIT_FAILURE,
-}
-
-
 def cmd_login(args: argparse.Namespace, io: Output) -> int:
     base = _api_base(args)
     io.err(EXPERIMENTAL)
@@ -379,14 +384,14 @@ def cmd_login(args: argparse.Namespace, io: Output) -> int:
 
     try:
         tok = auth.login(base, interval=args.interval, timeout=args.timeout, on_url=on_url)
-    except auth.LoginError as exc:
+    except AccountError as exc:
         progress.stop()
         io.err(f"error: login failed: {exc}")
         if exc.kind == "refused":
             io.err("What to do: the login was refused; try again, or use an API key from " + KEYS_URL)
         elif exc.kind in ("timeout", "expired"):
             io.err("What to do: run `litellm-codebuddy login` again and approve the login in time")
-        return _LOGIN_EXIT.get(exc.kind, EXIT_FAILURE)
+        return _ACCOUNT_EXIT.get(exc.kind, EXIT_FAILURE)
     finally:
         progress.stop()
     io.secrets.update((tok.access_token, tok.refresh_token))

@@ -106,6 +106,8 @@ def when(epoch: float) -> str:
 
 
 def _scalar(value: Any) -> str:
+    if isinstance(value, (list, tuple)):  # a flow sequence of scalars
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -114,7 +116,8 @@ def _scalar(value: Any) -> str:
 
 
 def yaml_block(key: str, items: list[dict[str, Any]]) -> str:
-    """``key:`` and a YAML list of mappings whose values are scalars or mappings of scalars (a ``model_list``)."""
+    """``key:`` and a YAML list of mappings whose values are scalars or mappings of scalars or of lists of scalars
+    (a ``model_list``)."""
     lines = [f"{key}:"]
     for item in items:
         prefix = "  - "

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("CODEBUDDY_API_KEY"):
             _say("CODEBUDDY_API_KEY is set: the proxy talks to CodeBuddy itself")
         else:
-            fake, fake_url = start_fake(log=workdir / "fake.log")
+            fake, fake_url, _ = start_fake(log=workdir / "fake.log")
             procs.append(fake)
             env["CODEBUDDY_API_BASE"] = fake_url
             env["CODEBUDDY_API_KEY"] = "ck_demo.fake-key"

@@ -17,19 +17,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["fake_command", "free_port", "redis_binary", "start_fake", "start_proxy", "stop", "wait_http"]
-
-# The fake (the ``litellm_codebuddy.fake`` package) is standard library only, but ``python -m
-# litellm_codebuddy.fake`` first runs the parent package's __init__, which imports LiteLLM (3-4 s). The launcher
-# script registers a bare stand-in for the parent package (a module whose __path__ is this folder, nothing run),
-# so ``litellm_codebuddy.fake`` imports under its real name, and runs the fake's __main__: up in a fraction of a
-# second. Arguments: the folder, then the fake's own options.
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
-_RUN_FAKE = (
-    "import runpy, sys, types; parent = types.ModuleType('litellm_codebuddy'); parent.__path__ = [sys.argv.pop(1)]; "
-    "sys.modules['litellm_codebuddy'] = parent; runpy.run_module('litellm_codebuddy.fake', run_name='__main__')"
-)
+__all__ = ["FakeProcess", "fake_command", "free_port", "redis_binary", "start_fake", "start_proxy", "stop", "wait_http"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,18 +61,34 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
 
 
 def fake_command(host: str = "127.0.0.1", port: int = 0, extra_args: tuple[str, ...] = ()) -> list[str]:
-    """The command line that runs the fake without importing LiteLLM (nor this package's __init__)."""
-    return [sys.executable, "-c", _RUN_FAKE, str(_PACKAGE_DIR), "--host", host, "--port", str(port), *extra_args]
+    """The command line that runs the fake (``python -m fake_codebuddy``: standard library only, no LiteLLM)."""
+    return [sys.executable, "-m", "fake_codebuddy", "--host", host, "--port", str(port), *extra_args]
+
+
+class FakeProcess(NamedTuple):
+    """A fake started by :func:`start_fake`."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    """The API base, ``http(s)://127.0.0.1:PORT/v2``."""
+    ca_file: str | None
+    """With ``tls=True``: the fake's throw-away CA, for clients to trust (``ssl_verify=ca_file``); else None."""
 
 
 def start_fake(
-    host: str = "127.0.0.1", port: int = 0, log: Path | None = None, extra_args: tuple[str, ...] = ()
-) -> tuple[subprocess.Popen[bytes], str]:
-    """The fake (``litellm_codebuddy.fake``, see :func:`fake_command`) in a subprocess; returns it and its URL."""
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log: Path | None = None,
+    extra_args: tuple[str, ...] = (),
+    *,
+    tls: bool = False,
+) -> FakeProcess:
+    """The fake (:func:`fake_command`) in a subprocess, once it listens; ``tls``: over HTTPS with a throw-away CA."""
+    args = (*extra_args, "--tls") if tls else extra_args
     log_file = open(log, "ab") if log else None
     try:
         proc = subprocess.Popen(
-            fake_command(host, port, extra_args),
+            fake_command(host, port, args),
             stdout=subprocess.PIPE,
             stderr=log_file or subprocess.DEVNULL,
             start_new_session=True,
@@ -91,13 +97,16 @@ def start_fake(
         if log_file is not None:
             log_file.close()  # the child has its own copy
     assert proc.stdout is not None
+    ca_file: str | None = None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         line = proc.stdout.readline().decode()
-        if line.startswith("FAKE_CODEBUDDY_URL="):
+        if line.startswith("FAKE_CODEBUDDY_CA="):
+            ca_file = line.split("=", 1)[1].strip()
+        elif line.startswith("FAKE_CODEBUDDY_URL="):
             proc.stdout.close()
-            return proc, line.split("=", 1)[1].strip()
-        if not line and proc.poll() is not None:
+            return FakeProcess(proc, line.split("=", 1)[1].strip(), ca_file)
+        elif not line and proc.poll() is not None:
             break
     stop(proc)
     raise RuntimeError("the fake CodeBuddy did not start")

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import litellm
 
+from .cache_key import auto_cache_key
 from .coalesce import coalesce_window
+from .params import DEFAULT_POLICY, Policy, smaller_limit
 
 __all__ = ["Call"]
 
@@ -39,6 +41,8 @@ class Call:
     """TLS verification: a bool, or a CA bundle path (``ssl_verify``, the LiteLLM way)"""
     coalesce: float = 0.0
     """the opt-in coalescing window in seconds (0 = off)"""
+    policy: Policy = DEFAULT_POLICY
+    """the caller's switches for what is sent: the derived cache key, ``drop_params``, JSON-schema validation"""
     client: Any = field(default=None, repr=False, compare=False)
     logging_obj: Any = field(default=None, repr=False, compare=False)
     model_response: Any = field(default=None, repr=False, compare=False)
@@ -64,8 +68,10 @@ class Call:
         """``stream``: the call streams to its caller (only then is the coalescing window read). Arguments LiteLLM
         passes that the provider has no use for (``custom_prompt_dict``, ``print_verbose``, ``encoding``,
         ``logger_fn``, ``acompletion``, ...) are ignored."""
-        params = MappingProxyType(dict(optional_params or {}))
         deployment = litellm_params or {}
+        # what the caller asked for before LiteLLM merged max_tokens and max_completion_tokens (params.py)
+        asked = getattr(logging_obj, "model_call_details", {}).get("optional_params")
+        params = MappingProxyType(dict(smaller_limit(optional_params or {}, asked)))
         return cls(
             model=model,
             messages=messages,
@@ -78,10 +84,24 @@ class Call:
             coalesce=coalesce_window(params.get("coalesce_ms"), deployment.get("coalesce_ms"), model)
             if stream
             else 0.0,
+            policy=_policy(params, deployment, stream=stream),
             client=client,
             logging_obj=logging_obj,
             model_response=model_response,
         )
+
+
+def _policy(params: Mapping[str, Any], deployment: Mapping[str, Any], *, stream: bool) -> Policy:
+    """The switches: a per-call value first, then the deployment's, then LiteLLM's process-wide setting."""
+    drop = deployment.get("drop_params")
+    validation = deployment.get("enable_json_schema_validation")
+    if validation is None:
+        validation = getattr(litellm, "enable_json_schema_validation", False)
+    return Policy(
+        auto_cache_key=auto_cache_key(params.get("auto_prompt_cache_key"), deployment.get("auto_prompt_cache_key")),
+        drop_params=drop is True or str(drop).lower() == "true" or litellm.drop_params is True,
+        validates_json=validation is True and not stream,  # LiteLLM checks whole answers only
+    )
 
 
 def _timeout(timeout: Any) -> httpx.Timeout:

@@ -47,7 +47,9 @@ class _Exchange:
 
     def __init__(self, call: Call, key: str, *, accumulate: bool) -> None:
         self.call = call
-        self.prep = prep = prepare_request(call.model, call.messages, call.params, key, call.api_base, call.headers)
+        self.prep = prep = prepare_request(
+            call.model, call.messages, call.params, key, call.api_base, call.headers, call.policy
+        )
         _log_request(call, prep)
         body, encoded = prep.body, prep.encoded
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import litellm
 
+from ..catalog import supported_efforts
 from ..endpoint import PROVIDER, BadBaseURL, auth_headers, chat_url
-from .thinking import effort_from_thinking
+from .cache_key import derive_cache_key
+from .params import DEFAULT_POLICY, Policy, gateway_params
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
@@ -59,9 +61,9 @@ _NOT_SENT = frozenset(
         "proxy_server_request",
         "litellm_metadata",
         "coalesce_ms",
+        "auto_prompt_cache_key",
     }
 )
-_REASONING_OFF = frozenset({"none", "off", "disabled", "disable"})
 
 
 @dataclass(frozen=True)
@@ -415,21 +417,17 @@ def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[d
 # ---------------------------------------------------------------- body
 
 
-def build_body(model: str, messages: list[dict[str, Any]], optional_params: Mapping[str, Any]) -> dict[str, Any]:
+def build_body(
+    model: str, messages: list[dict[str, Any]], optional_params: Mapping[str, Any], policy: Policy = DEFAULT_POLICY
+) -> dict[str, Any]:
     params = dict(optional_params)
     extra_body = params.pop("extra_body", None)
     if isinstance(extra_body, dict):
         params = {**extra_body, **params}
     body: dict[str, Any] = {"model": model, "messages": normalise_messages(messages, model)}
     tools, tool_choice = prepare_tools(params.pop("tools", None), params.pop("tool_choice", None), model)
-    reasoning = params.pop("reasoning", None)
-    effort = params.pop("reasoning_effort", None)
-    if effort is None and isinstance(reasoning, dict):
-        effort = reasoning.get("effort")  # only the top-level field is honoured by the gateway
-    # Anthropic's thinking (and output_config) are never sent: they become reasoning_effort unless one was given
-    thinking_effort = effort_from_thinking(params.pop("thinking", None), params.pop("output_config", None))
-    if effort is None:
-        effort = thinking_effort
+    # token limits, reasoning, response_format and logprobs as the gateway reads them (params.py)
+    read_own_way = gateway_params(model, params, policy, supported_efforts(model))
     for key, value in params.items():
         if key not in _NOT_SENT and value is not None:
             body[key] = value
@@ -437,8 +435,7 @@ def build_body(model: str, messages: list[dict[str, Any]], optional_params: Mapp
         body["tools"] = tools
     if tool_choice is not None and (tools or tool_choice == "none"):
         body["tool_choice"] = tool_choice
-    if effort is not None and str(effort).lower() not in _REASONING_OFF:
-        body["reasoning_effort"] = effort
+    body.update(read_own_way)
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
     return body
@@ -451,6 +448,7 @@ def prepare_request(
     api_key: str,
     api_base: str | None,
     extra_headers: Mapping[str, Any] | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> PreparedRequest:
     """Check the input and build the whole request for a resolved key; raises before any network on bad input."""
     if not model or not str(model).strip():
@@ -458,10 +456,23 @@ def prepare_request(
     url = resolve_url(api_base, model)
     validate_messages(messages, model)
     headers = build_headers(api_key, {**(optional_params.get("extra_headers") or {}), **(extra_headers or {})})
-    body = build_body(model, messages, optional_params)
+    body = build_body(model, messages, optional_params, policy)
+    _cache_key(body, api_key, policy, model)
     return PreparedRequest(
         url=url, headers=headers, body=body, model=model, api_key=api_key, encoded=encode_body(body, model)
     )
+
+
+def _cache_key(body: dict[str, Any], api_key: str, policy: Policy, model: str) -> None:
+    """The caller's ``prompt_cache_key`` as it is, else (unless turned off) one derived for the conversation
+    (:mod:`.cache_key`): the gateway caches a prefix only under a key."""
+    given = body.pop("prompt_cache_key", None)
+    if given is not None and not isinstance(given, str):
+        raise bad_request(f"prompt_cache_key must be a string, got {type(given).__name__}", model)
+    if given:
+        body["prompt_cache_key"] = given
+    elif policy.auto_cache_key:
+        body["prompt_cache_key"] = derive_cache_key(api_key, body)
 
 
 # ---------------------------------------------------------------- the bytes

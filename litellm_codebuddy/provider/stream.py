@@ -53,32 +53,61 @@ def _parse(data: str) -> Any:
     return value
 
 
+def _first(*values: Any) -> int | None:
+    """The first value that is a token count (an int, not a bool)."""
+    return next((v for v in values if isinstance(v, int) and not isinstance(v, bool)), None)
+
+
 def normalise_usage(
     raw: dict[str, Any] | None, count_prompt: Callable[[], int], count_completion: Callable[[], int]
 ) -> dict[str, Any]:
     """OpenAI-shaped usage from whatever the gateway sent.
 
     Standard fields win. With only ``total_tokens``, the prompt is counted locally (capped at the total)
-    and completion = total - prompt. ``completion_thinking_tokens`` become reasoning tokens; cache fields
-    become ``prompt_tokens_details.cached_tokens``; ``credit`` is kept as it is.
+    and completion = total - prompt. ``completion_thinking_tokens`` become reasoning tokens.
+
+    The prompt cache: ``prompt_tokens`` includes the cached tokens (as OpenAI's does; the gateway's reports say
+    so). Tokens read from the cache (``prompt_tokens_details.cached_tokens``, ``prompt_cache_hit_tokens`` or
+    ``cache_read_input_tokens``) become ``prompt_tokens_details.cached_tokens`` and ``cache_read_input_tokens``;
+    tokens written to it (``prompt_tokens_details.cache_write_tokens``, ``prompt_cache_write_tokens`` or
+    ``cache_creation_input_tokens``) become ``prompt_tokens_details.cache_write_tokens`` and
+    ``cache_creation_input_tokens``: LiteLLM's cost (cache-read prices), the proxy's spend and its Anthropic
+    front-end (``cache_read_input_tokens`` on ``/v1/messages``) read those. Without ``prompt_tokens``, the hit and
+    miss counts add up to it; a ``prompt_tokens`` smaller than the cached and written tokens is taken to leave them
+    out (Anthropic's way) and they are added. ``credit`` is kept as it is.
     """
     raw = raw or {}
+    pdetails = raw.get("prompt_tokens_details")
+    pdetails = pdetails if isinstance(pdetails, dict) else {}
+    hit = _first(pdetails.get("cached_tokens"), raw.get("prompt_cache_hit_tokens"), raw.get("cache_read_input_tokens"))
+    write = _first(
+        pdetails.get("cache_write_tokens"),
+        pdetails.get("cache_creation_tokens"),
+        raw.get("prompt_cache_write_tokens"),
+        raw.get("cache_creation_input_tokens"),
+    )
+    cached = (hit or 0) + (write or 0)
     prompt = raw.get("prompt_tokens")
     completion = raw.get("completion_tokens")
     total = raw.get("total_tokens")
+    miss = _first(raw.get("prompt_cache_miss_tokens"))
+    if prompt is None and hit is not None and miss is not None:
+        prompt = hit + miss
     if prompt is None and completion is None:
         if total is None:
-            prompt, completion = count_prompt(), count_completion()
+            prompt, completion = max(count_prompt(), cached), count_completion()
         else:
-            prompt = min(count_prompt(), total)
+            prompt = min(max(count_prompt(), cached), total)
             completion = total - prompt
     elif prompt is None:
         assert completion is not None
-        prompt = max((total if total is not None else completion) - completion, 0)
+        prompt = max((total if total is not None else completion) - completion, cached)
     elif completion is None:
         completion = max((total if total is not None else prompt) - prompt, 0)
     assert prompt is not None and completion is not None
-    if total is None:
+    if prompt < cached:  # a prompt_tokens that left the cache out, as Anthropic's input_tokens do
+        prompt += cached
+    if total is None or total < prompt + completion:
         total = prompt + completion
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
     details = raw.get("completion_tokens_details") or {}
@@ -90,13 +119,15 @@ def normalise_usage(
             **(details if isinstance(details, dict) else {}),
             "reasoning_tokens": reasoning,
         }
-    pdetails = raw.get("prompt_tokens_details") or {}
-    cached = pdetails.get("cached_tokens") if isinstance(pdetails, dict) else None
-    if cached is None:
-        cached = raw.get("prompt_cache_hit_tokens", raw.get("cache_read_input_tokens"))
-    if cached is not None:
-        usage["prompt_tokens_details"] = {**(pdetails if isinstance(pdetails, dict) else {}), "cached_tokens": cached}
-    for key in ("credit", "cache_creation_input_tokens", "prompt_cache_miss_tokens"):
+    if hit is not None or write is not None:
+        cache = {"cached_tokens": hit or 0}
+        if write is not None:
+            cache["cache_write_tokens"] = write
+        usage["prompt_tokens_details"] = {**pdetails, **cache}
+        usage["cache_read_input_tokens"] = hit or 0
+        if write is not None:
+            usage["cache_creation_input_tokens"] = write
+    for key in ("credit", "prompt_cache_miss_tokens"):
         if raw.get(key) is not None:
             usage[key] = raw[key]
     return usage

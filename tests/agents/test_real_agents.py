@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
 
 from support.proxy import NO_PROXY_ENV, REPO, UPSTREAM_KEY, Proxy, marker, requests_with, running_proxy
 

@@ -8,10 +8,10 @@ import json
 import litellm
 import pytest
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account.discovery import ENTERPRISE_MODELS_PATH, fetch_live_models
 from litellm_codebuddy.cli import main
 from litellm_codebuddy.cli.explain import EXIT_AUTH, EXIT_NETWORK, EXIT_OK
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_acct123.S3cretAccountKey"
 USER = [{"role": "user", "content": "hello"}]

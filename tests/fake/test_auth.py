@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import litellm
 import pytest
+import respx
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import login as auth
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 MODEL = "codebuddy/gpt-5.5"
 USER = [{"role": "user", "content": "hi"}]
@@ -172,6 +173,32 @@ def test_login_network_error() -> None:
     with pytest.raises(auth.LoginError) as info:
         auth.start_login(base)
     assert info.value.kind == "network"
+
+
+GW = "https://gw.example/v2"
+
+
+def mocked_login(upstream: respx.MockRouter, *polls: Any) -> respx.Route:
+    """A gateway whose login starts, then answers the polls in turn; the poll route."""
+    started = {"code": 0, "data": {"state": "st_1", "authUrl": "https://gw.example/login?state=st_1"}}
+    upstream.post(f"{GW}/plugin/auth/state").mock(return_value=httpx.Response(200, json=started))
+    return upstream.get(f"{GW}/plugin/auth/token").mock(side_effect=list(polls))
+
+
+def test_login_keeps_polling_through_transient_failures(upstream: respx.MockRouter) -> None:
+    token = httpx.Response(200, json={"code": 0, "data": {"accessToken": "at_x", "refreshToken": "rt_x"}})
+    poll = mocked_login(upstream, httpx.Response(429), httpx.Response(503), httpx.ConnectError("reset"), token)
+    tok = auth.login(GW, interval=0.01, timeout=10, sleep=lambda _: None)
+    assert poll.call_count == 4 and tok.access_token == "at_x"
+    assert poll.calls[0].request.url.params["state"] == "st_1"
+
+
+@pytest.mark.parametrize(("status", "kind"), [(400, "protocol"), (401, "refused")])
+def test_login_stops_at_a_permanent_poll_failure(upstream: respx.MockRouter, status: int, kind: str) -> None:
+    poll = mocked_login(upstream, httpx.Response(status, json={"code": 5, "msg": "no"}))
+    with pytest.raises(auth.LoginError) as info:
+        auth.login(GW, interval=0.01, timeout=10, sleep=lambda _: None)
+    assert poll.call_count == 1 and info.value.kind == kind and "st_1" not in str(info.value)
 
 
 # ---------------------------------------------------------------- the provider's fallback

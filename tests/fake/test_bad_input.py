@@ -23,8 +23,8 @@ import litellm
 import pytest
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy import codebuddy_llm
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 MODEL = "codebuddy/gpt-5.5"
 KEY = "ck_test.key"

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.cli import main
@@ -29,7 +32,6 @@ from litellm_codebuddy.cli.explain import (
     EXIT_USAGE,
 )
 from litellm_codebuddy.cli.output import Progress
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 KEY = "ck_cli123.S3cretCliValue"
 COMMANDS = ("doctor", "chat", "models", "login", "logout", "status")
@@ -114,7 +116,7 @@ def test_doctor_ok(capsys: pytest.CaptureFixture[str], fake: FakeCodeBuddy, key:
     assert f"ck_… ({len(KEY)} characters), well formed" in out and "OK" in out
     assert KEY not in out + err and "S3cret" not in out + err
     body = fake.requests[-1].body
-    assert body["messages"][-1] == {"role": "user", "content": "ping"} and body["max_tokens"] == 1
+    assert body["messages"][-1] == {"role": "user", "content": "ping"} and body["max_tokens"] == 16
 
 
 def test_doctor_honours_env_api_base(
@@ -289,7 +291,16 @@ def test_chat_cut_stream_is_a_network_error(capsys: pytest.CaptureFixture[str], 
 def test_models_catalog(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "models")
     assert code == EXIT_OK
-    assert out.splitlines()[0].split() == ["MODEL", "CONTEXT", "MAX", "OUTPUT", "VISION", "TOOLS", "REASONING"]
+    assert out.splitlines()[0].split() == [
+        "MODEL",
+        "CONTEXT",
+        "MAX",
+        "OUTPUT",
+        "VISION",
+        "TOOLS",
+        "REASONING",
+        "EFFORTS",
+    ]
     assert "codebuddy/gemini-3.1-pro" in out and "1M" in out and "128k" in out
     assert "built-in catalog" in err
 
@@ -399,6 +410,12 @@ def test_login_timeout(capsys: pytest.CaptureFixture[str], fake: FakeCodeBuddy) 
 def test_login_network_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "login", "--api-base", closed_base(), "--no-browser")
     assert code == EXIT_NETWORK and "could not reach" in err
+
+
+def test_login_rate_limited(capsys: pytest.CaptureFixture[str], upstream: respx.MockRouter) -> None:
+    upstream.post("https://gw.example/v2/plugin/auth/state").mock(return_value=httpx.Response(429))
+    code, _, err = run(capsys, "login", "--api-base", "https://gw.example/v2", "--no-browser")
+    assert code == EXIT_RATE_LIMIT and "rate limited (HTTP 429)" in err
 
 
 def test_status_expired_and_corrupt(capsys: pytest.CaptureFixture[str]) -> None:

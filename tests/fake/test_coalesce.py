@@ -15,7 +15,7 @@ import litellm
 import pytest
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.provider.coalesce import COALESCE_ENV
 
 KEY = "ck_coalesce.test"

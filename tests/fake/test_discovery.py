@@ -12,6 +12,7 @@ import litellm
 import pytest
 import respx
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import discovery
 from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.account.discovery import (
@@ -24,10 +25,9 @@ from litellm_codebuddy.account.discovery import (
     model_cost_entries,
     model_list,
     register_live_models,
-    root_url,
 )
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS
-from litellm_codebuddy.fake import FakeCodeBuddy
+from litellm_codebuddy.account.http import roots
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS, supported_efforts
 
 KEY = "ck_disc123.S3cretDiscoveryKey"
 
@@ -49,7 +49,7 @@ def unique(prefix: str = "fake-disc") -> str:
     ],
 )
 def test_root_url(base: str, root: str) -> None:
-    assert root_url(base) == root
+    assert roots(base).site == root
 
 
 def test_v3_config(fake: FakeCodeBuddy) -> None:
@@ -114,6 +114,11 @@ def test_network_failure() -> None:
     found = discover(KEY, base, timeout=2)
     assert found.source == "catalog" and found.note is not None and "could not connect" in found.note
     assert KEY not in found.note
+
+
+def test_an_unusable_base_is_reported_once() -> None:
+    found = discover(KEY, "http://[::1/v2")  # http(s), but not a URL httpx can use
+    assert found.source == "catalog" and found.note is not None and found.note.count("not a usable URL") == 1
 
 
 def test_uses_env_key_then_stored_token(fake: FakeCodeBuddy, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,9 +223,10 @@ def test_enterprise_endpoint_first_with_flags(upstream: respx.MockRouter) -> Non
             {"id": "gone", "disabled": True},
         )
     )
-    v3 = upstream.get(f"{GW}/v3/config")
+    v3 = upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(404))  # asked for efforts only
     models, endpoint = fetch_live_models(KEY, f"{GW}/v2")
-    assert endpoint == ENTERPRISE_MODELS_PATH and route.call_count == 1 and not v3.called
+    assert endpoint == ENTERPRISE_MODELS_PATH and route.call_count == 1 and v3.call_count == 1
+    assert all(m.efforts is None for m in models)  # /v3/config failed: the efforts stay unknown
     assert route.calls[0].request.headers["x-api-key"] == KEY
     first, known = models
     assert (first.id, first.max_input_tokens, first.max_output_tokens) == (mid, 1_050_000, 128_000)
@@ -249,8 +255,33 @@ def test_enterprise_agents_shape(upstream: respx.MockRouter) -> None:
         },
     }
     upstream.get(ENTERPRISE).mock(return_value=httpx.Response(200, json=body))
+    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(500))
     models, _ = fetch_live_models(KEY, f"{GW}/v2")
     assert [(m.id, m.supports_tools) for m in models] == [("cli-one", True)]
+
+
+def test_efforts_from_v3_config_join_the_enterprise_rows(upstream: respx.MockRouter) -> None:
+    """Only /v3/config lists each model's reasoning.supportedEfforts: it is asked for them when another endpoint
+    answered without; what it says joins the rows the first endpoint gave (models it does not list stay unknown)."""
+    upstream.get(ENTERPRISE).mock(return_value=enterprise_rows({"id": "gpt-5.5"}, {"id": "glm-5.2"}))
+    config = {"models": [{"id": "gpt-5.5", "reasoning": {"supportedEfforts": ["low", "Medium", "high", "xhigh"]}}]}
+    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(200, json={"code": 0, "data": config}))
+    models, endpoint = fetch_live_models(KEY, f"{GW}/v2")
+    assert endpoint == ENTERPRISE_MODELS_PATH
+    assert {m.id: m.efforts for m in models} == {"gpt-5.5": ("low", "medium", "high", "xhigh"), "glm-5.2": None}
+    assert models[0].info()["reasoning_effort_levels"] == ["low", "medium", "high", "xhigh"]
+
+
+def test_registering_remembers_the_account_efforts(upstream: respx.MockRouter) -> None:
+    mid = unique("kimi")
+    rows = {"models": [{"id": mid, "reasoning": {"supportedEfforts": ["low", "high", "max"]}}]}
+    upstream.get(ENTERPRISE).mock(return_value=httpx.Response(500))
+    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(200, json={"code": 0, "data": rows}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(discovery, "RETRY_DELAYS", (0.0, 0.0))
+        assert register_live_models(KEY, f"{GW}/v2") == [mid]
+    assert supported_efforts(mid) == ("low", "high", "max")
+    assert litellm.get_model_info(f"codebuddy/{mid}")["reasoning_effort_levels"] == ["low", "high", "max"]
 
 
 @pytest.mark.usefixtures("no_pause")
@@ -262,6 +293,7 @@ def test_enterprise_agents_shape(upstream: respx.MockRouter) -> None:
 def test_enterprise_endpoint_is_retried(upstream: respx.MockRouter, failure: object) -> None:
     ok = enterprise_rows({"id": "glm-5.2", "maxInputTokens": 200_000})
     route = upstream.get(ENTERPRISE).mock(side_effect=[failure, failure, ok])
+    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(500))
     found = discover(KEY, f"{GW}/v2")
     assert found.source == "live" and found.endpoint == ENTERPRISE_MODELS_PATH
     assert route.call_count == 3 and [m.id for m in found.models] == ["glm-5.2"]

@@ -1,10 +1,10 @@
-"""Tests of the built-in fake CodeBuddy gateway (``litellm_codebuddy.fake``), driven with plain httpx."""
+"""Tests of the built-in fake CodeBuddy gateway (the ``fake_codebuddy`` package), driven with plain httpx."""
 
 from __future__ import annotations
 
-import ast
 import json
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from fake_codebuddy import KNOWN_MODELS, FakeCodeBuddy, Faults, parse_faults
+from fake_codebuddy.tokens import count_tokens, prompt_tokens
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
-from litellm_codebuddy.fake import KNOWN_MODELS, FakeCodeBuddy, parse_fault
-from litellm_codebuddy.fake.tokens import count_tokens, prompt_tokens
 from litellm_codebuddy.local.launch import fake_command, stop
 
 KEY = "ck_test.secret"
@@ -119,7 +119,8 @@ def test_happy_path_shape_and_oddities(client: httpx.Client) -> None:
 
 
 def test_usage_full_thinking_and_reasoning(client: httpx.Client) -> None:
-    r = post(client, make_body("think hard FAKE:usage=thinking FAKE:cached=3", reasoning_effort="high"))
+    body = make_body("think hard FAKE:usage=thinking FAKE:cached=3", reasoning_effort="high", reasoning_summary="auto")
+    r = post(client, body)
     chunks = chunks_of(r.content)
     reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in chunks)
     assert reasoning == "Thinking about: think hard"
@@ -485,7 +486,19 @@ def test_set_fault_and_bad_directives(fake: FakeCodeBuddy) -> None:
     assert r.status_code == 400 and "bad fake directive" in r.json()["msg"]
     with pytest.raises(ValueError):
         fake.set_fault("events=many")
-    assert parse_fault("FAKE:cut=reset, crlf") == {"cut": "reset", "crlf": True}
+    assert parse_faults("FAKE:cut=reset, crlf") == Faults(cut="reset", crlf=True)
+
+
+def test_directive_precedence_message_over_header_over_set_fault(fake: FakeCodeBuddy) -> None:
+    url = f"{fake.base_url}/chat/completions"
+    fake.set_fault("events=2 crlf")
+    header = {**HEADERS, "X-Fake-Fault": "events=3"}
+    raw = httpx.post(url, json=make_body("a FAKE:events=4"), headers=header).content
+    assert content_of(chunks_of(raw)) == "w0 w1 w2 w3 " and b"\r\n" in raw
+    assert content_of(chunks_of(httpx.post(url, json=make_body("a"), headers=header).content)) == "w0 w1 w2 "
+    assert content_of(chunks_of(httpx.post(url, json=make_body("a"), headers=HEADERS).content)) == "w0 w1 "
+    r = httpx.post(url, json=make_body("a"), headers={**HEADERS, "X-Fake-Fault": "events=lots"})
+    assert r.status_code == 400 and r.json()["msg"].startswith("bad fake directive: events=lots")
 
 
 # -------------------------------------------------------------------------------------------------- entry point
@@ -495,7 +508,7 @@ def test_module_entry_point() -> None:
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "litellm_codebuddy.fake", "--port", "0"],
+        [sys.executable, "-m", "fake_codebuddy", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -520,8 +533,22 @@ def test_module_entry_point() -> None:
             proc.wait()
 
 
+def test_the_old_import_path_still_works(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``litellm_codebuddy.fake`` re-exports the public names; ``python -m litellm_codebuddy.fake`` runs the fake."""
+    import fake_codebuddy
+    from litellm_codebuddy import fake as alias
+
+    for name in alias.__all__:
+        assert getattr(alias, name) is getattr(fake_codebuddy, name)
+    monkeypatch.delitem(sys.modules, "litellm_codebuddy.fake")
+    monkeypatch.setattr(sys, "argv", ["fake", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("litellm_codebuddy.fake", run_name="__main__")
+    assert exited.value.code == 0 and "python -m fake_codebuddy" in capsys.readouterr().out
+
+
 def test_launched_fake_never_imports_litellm(tmp_path: Path) -> None:
-    """``launch.start_fake``'s command under ``-X importtime``: no LiteLLM, nothing of the package but the fake."""
+    """``launch.start_fake``'s command under ``-X importtime``: no LiteLLM, no ``litellm_codebuddy``."""
     command = fake_command()
     report_path = tmp_path / "importtime.txt"
     with report_path.open("wb") as report_file:  # a file, not a pipe: a long report must not block the child
@@ -545,26 +572,8 @@ def test_launched_fake_never_imports_litellm(tmp_path: Path) -> None:
         stop(proc)
     report = report_path.read_text()
     modules = {line.rsplit("|", 1)[1].strip() for line in report.splitlines() if line.startswith("import time:")}
-    assert "litellm_codebuddy.fake.server" in modules  # the report is the fake's
-    assert not {m for m in modules if m == "litellm" or m.startswith("litellm.")}
-    assert {m for m in modules if m.startswith("litellm_codebuddy")} <= {
-        m for m in modules if m == "litellm_codebuddy.fake" or m.startswith("litellm_codebuddy.fake.")
-    }
-
-
-def test_fake_package_imports_only_the_standard_library_and_itself() -> None:
-    package = REPO_ROOT / "litellm_codebuddy" / "fake"
-    outside: list[str] = []
-    for path in sorted(package.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            outside += [f"{path.name}: {n}" for n in names if n.split(".")[0] not in sys.stdlib_module_names]
-    assert len(list(package.glob("*.py"))) > 5 and outside == []
+    assert "fake_codebuddy.server" in modules  # the report is the fake's
+    assert not {m for m in modules if m.split(".")[0] in ("litellm", "litellm_codebuddy", "cryptography")}
 
 
 def test_known_models_are_the_provider_catalog() -> None:
@@ -619,6 +628,56 @@ def test_burst_writes_many_events_per_http_chunk(fake: FakeCodeBuddy) -> None:
     assert len(paced) >= 5  # paced events go out one by one in burst mode too
 
 
+def timed_chunks(fake: FakeCodeBuddy, payload: bytes) -> list[float]:
+    """When each HTTP chunk of the response arrived (``time.monotonic()``), the terminating chunk left out."""
+    head = (
+        f"POST /v2/chat/completions HTTP/1.1\r\nHost: fake\r\nAuthorization: Bearer {KEY}\r\nX-API-Key: {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    times: list[float] = []
+    rest = b""
+    with socket.create_connection(("127.0.0.1", fake.port), timeout=10) as sock:
+        sock.sendall(head.encode() + payload)
+        while (data := sock.recv(65536)) or rest:
+            now = time.monotonic()
+            rest += data
+            if not times and b"\r\n\r\n" in rest and rest.startswith(b"HTTP/"):
+                rest = rest.partition(b"\r\n\r\n")[2]
+                times.append(0.0)  # a marker: the head is read
+            while b"\r\n" in rest:
+                size_line, _, after = rest.partition(b"\r\n")
+                size = int(size_line, 16)
+                if size == 0:
+                    return times[1:]
+                if len(after) < size + 2:
+                    break
+                times.append(now)
+                rest = after[size + 2 :]
+            if not data:
+                break
+    raise AssertionError("the body did not end")
+
+
+def test_jitter_shifts_each_event_on_a_schedule_seeded_by_the_request() -> None:
+    from fake_codebuddy.pacing import Schedule
+
+    pace, jitter, events = 0.1, 0.08, 8
+    payload = json.dumps(make_body(f"FAKE:events={events} FAKE:pace={pace} FAKE:jitter={jitter}")).encode()
+    schedule = Schedule(pace, jitter, payload)  # what the fake computes for this request body
+    expected = [schedule.next() for _ in range(events)]  # events 1..7 and the finish chunk, after event 0
+    plain = [k * pace for k in range(1, events + 1)]
+    assert max(abs(e - p) for e, p in zip(expected, plain, strict=True)) > 0.04  # the body gives a real shift
+    with FakeCodeBuddy() as fake:
+        for _ in range(2):  # the same request, the same schedule
+            times = timed_chunks(fake, payload)
+            assert len(times) == events + 2  # content events, the finish chunk, [DONE]
+            measured = [t - times[0] for t in times[1 : events + 1]]
+            off_jittered = [abs(m - e) for m, e in zip(measured, expected, strict=True)]
+            off_plain = [abs(m - p) for m, p in zip(measured, plain, strict=True)]
+            assert sum(off_jittered) < sum(off_plain) / 2, (measured, expected)
+            assert max(off_jittered) < 0.15, (measured, expected)
+
+
 CORPUS = [
     "You are a helpful assistant.",
     "Hello there! How are you today? I'd like a short poem about the sea, please.",
@@ -659,6 +718,7 @@ def test_plain_answer_through_the_provider_has_believable_usage() -> None:
                 api_base=fake.base_url,
                 api_key="ck_x.y",
                 stream=stream,
+                auto_prompt_cache_key=False,  # the second call would read the first one's prompt from the cache
                 **kw,
             )
             if stream:

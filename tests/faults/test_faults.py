@@ -1,8 +1,8 @@
 """The fault suite: what the caller gets when the network or the gateway misbehaves.
 
 Every row runs on the four paths (``completion``, ``completion(stream=True)`` consumed, ``acompletion``,
-``acompletion(stream=True)`` consumed) against the built-in fake (in-process), or against a raw socket / TLS helper
-server (``fault_servers.py``) where the fake cannot play the fault.
+``acompletion(stream=True)`` consumed) against the built-in fake (in-process, over HTTP or HTTPS), or against a
+raw socket helper server (``support/servers.py``) where the fake cannot play the fault.
 
 LiteLLM's stream wrapper hands 5xx, 429 and connection errors raised *during iteration* on as
 ``MidStreamFallbackError`` (a ``ServiceUnavailableError`` carrying ``original_exception``) so the Router can fall
@@ -22,9 +22,10 @@ import litellm
 import pytest
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
+from fake_codebuddy.tls import make_certificates
 
-from support.servers import RawServer, TLSForwarder, make_certificates, refused_port, sse_http_response
+from support.servers import RawServer, refused_port, sse_http_response
 
 MODEL = "codebuddy/gpt-5.5"
 KEY = "ck_test.key"
@@ -262,39 +263,36 @@ def test_redirect_to_another_host_is_not_followed(path: str, fake: FakeCodeBuddy
 
 
 @pytest.fixture(scope="module")
-def tls_fake(fake: FakeCodeBuddy, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    certs = make_certificates(tmp_path_factory.mktemp("tls"))
-    with TLSForwarder(certs, "127.0.0.1", fake.port) as forwarder:
-        yield forwarder, certs
+def tls_fake() -> Any:
+    """The fake over HTTPS, its certificate signed by a throw-away CA (``fake.ca_file``)."""
+    with FakeCodeBuddy(tls=True) as server:
+        yield server
 
 
-def test_tls_self_signed_refused_by_default(path: str, tls_fake: Any) -> None:
-    forwarder, _ = tls_fake
-    fail = failure(path, litellm.APIConnectionError, "hi", api_base=forwarder.url + "/v2")
+def test_tls_self_signed_refused_by_default(path: str, tls_fake: FakeCodeBuddy) -> None:
+    fail = failure(path, litellm.APIConnectionError, "hi", api_base=tls_fake.base_url)
     text = str(fail.error)
     assert "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
 
 
-def test_tls_wrong_ca_refused(path: str, tls_fake: Any, tmp_path: Path) -> None:
-    forwarder, _ = tls_fake
+def test_tls_wrong_ca_refused(path: str, tls_fake: FakeCodeBuddy, tmp_path: Path) -> None:
     other = make_certificates(tmp_path / "other")
-    fail = failure(path, litellm.APIConnectionError, "hi", api_base=forwarder.url + "/v2", ssl_verify=str(other.ca))
+    fail = failure(path, litellm.APIConnectionError, "hi", api_base=tls_fake.base_url, ssl_verify=str(other.ca))
     assert "certificate verify failed" in str(fail.error)
 
 
 @pytest.mark.parametrize("how", ["ssl_verify=False", "ssl_verify=ca.pem", "litellm.ssl_verify=False"])
 def test_tls_accepted_when_the_user_says_so(
-    path: str, tls_fake: Any, how: str, monkeypatch: pytest.MonkeyPatch
+    path: str, tls_fake: FakeCodeBuddy, how: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    forwarder, certs = tls_fake
     kw: dict[str, Any] = {}
     if how == "ssl_verify=False":
         kw["ssl_verify"] = False
     elif how == "ssl_verify=ca.pem":
-        kw["ssl_verify"] = str(certs.ca)
+        kw["ssl_verify"] = tls_fake.ca_file
     else:
         monkeypatch.setattr(litellm, "ssl_verify", False)
-    answer = ask(path, "over TLS", api_base=forwarder.url + "/v2", **kw)
+    answer = ask(path, "over TLS", api_base=tls_fake.base_url, **kw)
     assert answer.content == "Echo: over TLS"
     assert answer.finish_reason == "stop"
 

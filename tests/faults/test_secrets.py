@@ -26,8 +26,8 @@ import litellm
 import pytest
 
 import litellm_codebuddy  # noqa: F401  (registers the provider)
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy import codebuddy_llm
-from litellm_codebuddy.fake import FakeCodeBuddy
 from litellm_codebuddy.local import launch
 
 from support.servers import RawServer, refused_port, relay_to

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
-from litellm_codebuddy.fake import FakeCodeBuddy
 
 from support.proxy import Proxy, running_proxy
 
@@ -94,8 +94,8 @@ def test_account_model_answers(proxy: Proxy, fake: FakeCodeBuddy) -> None:
 def test_plain_answer_carries_credit_and_cost(proxy: Proxy) -> None:
     resp = chat(proxy, "codebuddy/gpt-5.5", stream=False)
     usage = resp.json()["usage"]
-    assert usage["credit"] == 0.01  # the fake's default usage: total_tokens and credit
-    assert float(resp.headers["x-litellm-response-cost"]) == pytest.approx(0.02)  # 0.01 credits at 2 each
+    assert usage["credit"] > 0  # what the fake billed (its default usage: total_tokens and credit)
+    assert float(resp.headers["x-litellm-response-cost"]) == pytest.approx(2 * usage["credit"])  # 2 per credit
 
 
 def test_streamed_answer_carries_credit_and_cost(proxy: Proxy) -> None:
@@ -105,9 +105,10 @@ def test_streamed_answer_carries_credit_and_cost(proxy: Proxy) -> None:
         for c in chunks
         if c.get("choices") and (c["choices"][0].get("delta") or {}).get("provider_specific_fields")
     ]
-    assert credits == [0.01]
+    (credit,) = credits
+    assert credit > 0
     final = chunks[-1]["usage"]
-    assert final["cost"] == pytest.approx(0.02)
+    assert final["cost"] == pytest.approx(2 * credit)
 
 
 # ------------------------------------------------------------------------------------------------ a failing discovery

@@ -17,8 +17,8 @@ import openai
 import pytest
 import yaml
 
-from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.fake.tokens import count_tokens
+from fake_codebuddy import FakeCodeBuddy
+from fake_codebuddy.tokens import count_tokens
 
 from support.proxy import (
     CLIENT_TIMEOUT,
@@ -153,7 +153,10 @@ def test_messages_answer(claude: anthropic.Anthropic, fake: FakeCodeBuddy, strea
     assert msg.stop_reason == "end_turn"
     body = sent(fake, word)
     expected = (fake_prompt_tokens(body), count_tokens(f"Echo: {word} hello"))
-    assert (msg.usage.input_tokens, msg.usage.output_tokens) == expected
+    # Anthropic's input_tokens leave out the tokens read from or written to the prompt cache (the request carries
+    # the provider's derived prompt_cache_key, and the fake reports what it wrote)
+    cache = (msg.usage.cache_read_input_tokens or 0) + (msg.usage.cache_creation_input_tokens or 0)
+    assert (msg.usage.input_tokens + cache, msg.usage.output_tokens) == expected
     assert body["messages"][0] == {"role": "system", "content": DEFAULT_SYSTEM}
     assert body["model"] == "gpt-5.5"
     assert "reasoning_effort" not in body

@@ -20,8 +20,8 @@ from typing import Any
 import openai
 import pytest
 
-from litellm_codebuddy.fake import FakeCodeBuddy
-from litellm_codebuddy.fake.tokens import count_tokens
+from fake_codebuddy import FakeCodeBuddy
+from fake_codebuddy.tokens import count_tokens
 from litellm_codebuddy.local.launch import start_fake, stop
 
 from support.proxy import (
@@ -501,7 +501,7 @@ async def test_64_concurrent_streams(proxy: Proxy, fake: FakeCodeBuddy) -> None:
 
 def test_proxy_with_two_workers(tmp_path: Path) -> None:
     """``--num_workers 2``: a separate proxy (and a fake in a subprocess, via launch.start_fake)."""
-    fake_proc, fake_url = start_fake(log=tmp_path / "fake.log", extra_args=("--key", UPSTREAM_KEY))
+    fake_proc, fake_url, _ = start_fake(log=tmp_path / "fake.log", extra_args=("--key", UPSTREAM_KEY))
     try:
         env = {"CODEBUDDY_API_KEY": UPSTREAM_KEY, "CODEBUDDY_API_BASE": fake_url}
         with running_proxy(tmp_path, env=env, extra_args=("--num_workers", "2"), name="proxy-2-workers") as proxy:

@@ -32,7 +32,7 @@ import openai
 import pytest
 import yaml
 
-from litellm_codebuddy.fake import FakeCodeBuddy
+from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.local.launch import free_port, redis_binary, stop
 
 from support.proxy import (

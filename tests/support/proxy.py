@@ -22,7 +22,7 @@ import httpx
 import openai
 import yaml
 
-from litellm_codebuddy.fake.tokens import prompt_tokens
+from fake_codebuddy.tokens import prompt_tokens
 from litellm_codebuddy.local.launch import free_port, start_proxy, stop, wait_http
 
 REPO = Path(__file__).resolve().parents[2]

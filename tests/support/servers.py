@@ -1,10 +1,8 @@
-"""Raw socket and TLS helper servers for the fault, cancellation and secrets suites (faults the fake cannot play).
+"""Raw socket helper servers for the fault, cancellation and secrets suites (faults the fake cannot play).
 
 * :func:`refused_port`: a port that refuses connections (bound, never listening: no race with other tests).
 * :class:`RawServer`: answers every HTTP request with fixed bytes (or a callable's bytes) and records what it got;
   as the target of a redirect it proves that nothing (no key) was sent there.
-* :class:`TLSForwarder`: a TLS-terminating forwarder in front of a plain server (the fake), with a certificate
-  made at test time by :func:`make_certificates` (a local CA and a leaf for ``127.0.0.1``/``localhost``).
 * :class:`EventServer`: a keep-alive SSE server that writes ONE HTTP CHUNK PER EVENT (like aiohttp, uvicorn,
   nginx), with a hook before each event so a test decides what is already sent; counts connections and disconnects.
 * :func:`open_fds`: the number of open file descriptors of this process.
@@ -12,29 +10,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import datetime
 import fcntl
-import ipaddress
 import json
 import os
 import socket
-import ssl
 import struct
 import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 __all__ = [
-    "Certificates",
     "EventServer",
     "RawServer",
-    "TLSForwarder",
-    "make_certificates",
     "open_fds",
     "refused_port",
     "relay_to",
@@ -237,150 +226,6 @@ class EventServer:
 def _unsent(conn: socket.socket) -> int:
     """Bytes written to ``conn`` that the kernel has not sent yet (Linux TIOCOUTQ)."""
     return int(struct.unpack("i", fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0])
-
-
-# ------------------------------------------------------------------------------------------------------- TLS
-
-
-@dataclass(frozen=True)
-class Certificates:
-    ca: Path  # the CA certificate (what ssl_verify="<path>" names)
-    cert: Path  # the server's leaf certificate, signed by the CA
-    key: Path  # the leaf's private key
-
-
-def make_certificates(directory: Path) -> Certificates:
-    """A throw-away CA and a server certificate for 127.0.0.1 / localhost (``cryptography``, as LiteLLM installs)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "litellm-codebuddy test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = Certificates(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    paths.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths.key.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
-class TLSForwarder:
-    """``https://127.0.0.1:<port>`` terminating TLS and piping the bytes to a plain ``host:port`` (the fake)."""
-
-    def __init__(self, certs: Certificates, target_host: str, target_port: int) -> None:
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(certs.cert, certs.key)
-        self.target = (target_host, target_port)
-        self.port = 0
-        self.handshakes_failed = 0
-        self._loop = asyncio.new_event_loop()
-        self._loop.set_exception_handler(lambda loop, ctx: None)  # refused handshakes are the point: no noise
-        self._ready = threading.Event()
-        self._server: asyncio.AbstractServer | None = None
-        self._thread = threading.Thread(target=self._run, name="tls-forwarder", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> TLSForwarder:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("TLS forwarder did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._pipe, "127.0.0.1", 0, ssl=self.context, ssl_handshake_timeout=10)
-        )
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._server.close()
-            for task in asyncio.all_tasks(self._loop):
-                task.cancel()
-            with contextlib.suppress(Exception):
-                self._loop.run_until_complete(asyncio.sleep(0.05))
-            self._loop.close()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-
-        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError, ssl.SSLError):
-                pass
-            finally:
-                with contextlib.suppress(Exception):
-                    dst.close()
-
-        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer), return_exceptions=True)
 
 
 def relay_to(host: str, port: int, request: bytes, timeout: float = 30.0) -> bytes:

@@ -19,7 +19,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm_codebuddy.account.credits import CREDITS_BODY, CreditsError, fetch_credits, parse_credits
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.cli import main
-from litellm_codebuddy.cli.explain import EXIT_AUTH, EXIT_NETWORK, EXIT_NOT_CONFIGURED, EXIT_OK
+from litellm_codebuddy.cli.explain import EXIT_AUTH, EXIT_NETWORK, EXIT_NOT_CONFIGURED, EXIT_OK, EXIT_RATE_LIMIT
 
 from support.upstream import FULL_USAGE, KEY, MODES, STREAM_MODES, URL, USER, call, ok_response
 
@@ -154,6 +154,12 @@ def test_credits_failures(
     assert code == exit_code and "could not read the credits" in err
 
 
+def test_credits_rate_limited(upstream: respx.MockRouter, key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    upstream.post(BILLING).mock(return_value=httpx.Response(429))
+    code, _, err = run(capsys, "credits")
+    assert code == EXIT_RATE_LIMIT and "could not read the credits: rate limited (HTTP 429)" in err
+
+
 def test_credits_without_a_key(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "credits")
     assert code == EXIT_NOT_CONFIGURED and "CODEBUDDY_API_KEY" in err
@@ -196,6 +202,10 @@ def test_models_live_yaml(upstream: respx.MockRouter, key: str, capsys: pytest.C
     upstream.get("https://www.codebuddy.ai/v2/enterprises/personal/models").mock(
         return_value=httpx.Response(200, json={"code": 0, "data": rows})
     )
+    efforts = {"models": [{"id": 'odd "name"', "reasoning": {"supportedEfforts": ["low", "high"]}}]}
+    upstream.get("https://www.codebuddy.ai/v3/config").mock(
+        return_value=httpx.Response(200, json={"code": 0, "data": efforts})
+    )
     code, out, _ = run(capsys, "models", "--live", "--yaml")
     assert code == EXIT_OK and "your account (/v2/enterprises/personal/models)" in out
     (entry,) = yaml.safe_load(out)["model_list"]
@@ -204,6 +214,7 @@ def test_models_live_yaml(upstream: respx.MockRouter, key: str, capsys: pytest.C
         "max_input_tokens": 64_000,
         "supports_function_calling": False,
         "supports_reasoning": True,
+        "reasoning_effort_levels": ["low", "high"],
     }
 
 

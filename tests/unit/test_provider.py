@@ -162,7 +162,7 @@ def test_non_stream_false_stream_not_sent(ok_route: respx.Route) -> None:
     litellm.completion(model="codebuddy/gpt-5.5", messages=USER, api_key=KEY, stream=False, num_retries=0)
     body = sent_body(ok_route)
     assert body["stream"] is True
-    assert set(body) == {"model", "messages", "stream", "stream_options"}
+    assert set(body) == {"model", "messages", "stream", "stream_options", "prompt_cache_key"}
 
 
 # ---------------------------------------------------------------- messages
@@ -227,7 +227,6 @@ def test_openai_params_forwarded(mode: str, ok_route: respx.Route) -> None:
         "max_tokens": 321,
         "stop": ["STOP"],
         "seed": 11,
-        "response_format": {"type": "json_object"},
         "tools": tools,
         "tool_choice": "auto",
         "parallel_tool_calls": False,
@@ -248,6 +247,11 @@ def test_max_completion_tokens_forwarded(mode: str, ok_route: respx.Route) -> No
 def test_user_needs_allowed_params(mode: str, ok_route: respx.Route) -> None:
     call(mode, user="user-42", allowed_openai_params=["user"])
     assert sent_body(ok_route)["user"] == "user-42"
+
+
+def test_user_is_forwarded_without_allowed_params(mode: str, ok_route: respx.Route) -> None:
+    call(mode, user="user-43")
+    assert sent_body(ok_route)["user"] == "user-43"
 
 
 def test_reasoning_effort_with_allowed_params(mode: str, ok_route: respx.Route) -> None:

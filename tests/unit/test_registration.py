@@ -15,7 +15,7 @@ import respx
 
 import litellm_codebuddy
 from litellm_codebuddy import CodeBuddyLLM, codebuddy_llm
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS, LIMITS, MAX_OUTPUT_TOKENS
 
 from support.upstream import call
 
@@ -81,6 +81,14 @@ def test_model_info(model_id: str) -> None:
 
 def test_every_catalog_model_has_both_limits() -> None:
     assert set(CONTEXT_WINDOWS) == set(MAX_OUTPUT_TOKENS)
+
+
+@pytest.mark.parametrize("model_id", MODELS)
+def test_catalog_limits_agree(model_id: str) -> None:
+    """An answer always fits in the context window, and each figure says where it comes from."""
+    limits = LIMITS[model_id]
+    assert limits.output.tokens < limits.window.tokens
+    assert limits.window.source.strip() and limits.output.source.strip()
 
 
 @pytest.mark.parametrize("model_id", MODELS)

@@ -284,10 +284,8 @@ def test_forwarded_params() -> None:
         "temperature": 0.2,
         "top_p": 0.9,
         "max_tokens": 100,
-        "max_completion_tokens": 200,
         "stop": ["END"],
         "seed": 7,
-        "response_format": {"type": "json_object"},
         "parallel_tool_calls": False,
         "user": "u-1",
     }
@@ -571,12 +569,11 @@ def test_the_json_encoder_with_and_without_c(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_the_body_forwards_unchanged_objects_as_they_are() -> None:
     plain_tool, user = tool("plain"), {"role": "user", "content": "hi"}
-    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
-    params = {"tools": [plain_tool], "response_format": {"type": "json_schema", "json_schema": {"schema": schema}}}
+    params = {"tools": [plain_tool], "stop": ["END", "STOP"], "metadata_for_gateway": {"a": [1, 2]}}
     b = build_body("gpt-5.5", [user], params)
     assert b["messages"][1] is user
     assert b["tools"][0] is plain_tool
-    assert b["response_format"] is params["response_format"]
+    assert b["stop"] is params["stop"] and b["metadata_for_gateway"] is params["metadata_for_gateway"]
 
 
 def test_a_schema_nested_too_deeply_is_a_bad_request() -> None:

@@ -6,7 +6,8 @@ Login: ``POST /v2/plugin/auth/state`` -> ``{"code":0,"data":{"state","authUrl"[,
 ``X-Refresh-Token`` -> a new token pair (the old refresh token stops working).  Issued access tokens are accepted
 as keys by every endpoint until they expire.
 
-Discovery (the chat endpoint's auth): ``GET /v3/config`` -> ``{"code":0,"data":{"models":[{"id","name"}]}}`` and
+Discovery (the chat endpoint's auth): ``GET /v3/config`` -> ``{"code":0,"data":{"models":[{"id","name",
+"reasoning":{"supportedEfforts","canDisableThinking"}}]}}`` (``models.config_row``) and
 ``GET /console/enterprises/personal/models`` -> ``{"code":0,"data":[{"id","name"}, ...]}``, by default for the
 known models (``KNOWN_MODELS`` and the constructor's ``models=``); ``GET /v2/enterprises/personal/models`` (the
 international site's) -> ``{"code":0,"data":[row, ...]}``, by default every ``models.ACCOUNT_MODELS`` row (``id``,
@@ -20,32 +21,29 @@ package ``{"PackageName","PackageCode","CapacitySize","CapacityRemain","Capacity
 "CycleEndTime","Status"}`` (Status 0: active; times ``YYYY-MM-DD HH:MM:SS`` UTC+8), listed when the body names
 the ProductCode and, if it gives ``Status``, includes 0; an empty ``{}`` body gets no packages, as reported.
 
-Attributes of ``FakeCodeBuddy`` that steer them: ``login_pending_polls`` (0), ``login_refuse`` (the poll answers
-HTTP 403), ``login_expire`` (code 11218 "login state expired"), ``login_interval`` (announced poll interval, None),
-``token_expires_in`` (86400; None omits it), ``refresh_fail`` (refresh answers HTTP 401), ``models_live`` (ids or
-dicts listed by every discovery endpoint; None: the defaults above), ``discovery_fail`` (True: every discovery
-endpoint answers 500; ``"v3"``: only ``/v3/config``), ``personal_models_fail`` (N: the next N calls of
-``/v2/enterprises/personal/models`` answer HTTP 500, "reported to fail now and then"), ``credits_remaining``
-(250.0) and ``credits_size`` (300.0) of the package, ``credits_fail`` (the credits endpoint answers HTTP 500);
-``issue_token(expires_in)`` makes a token pair directly; ``account_requests`` records these requests.
+The knobs that steer them are fields of ``state.Account`` (and attributes of ``FakeCodeBuddy`` of the same names):
+``login_pending_polls`` (0), ``login_refuse`` (the poll answers HTTP 403), ``login_expire`` (code 11218 "login
+state expired"), ``login_interval`` (announced poll interval, None), ``token_expires_in`` (86400; None omits it),
+``refresh_fail`` (refresh answers HTTP 401), ``models_live`` (ids or dicts listed by every discovery endpoint; None:
+the defaults above), ``discovery_fail`` (True: every discovery endpoint answers 500; ``"v3"``: only
+``/v3/config``), ``personal_models_fail`` (N: the next N calls of ``/v2/enterprises/personal/models`` answer HTTP
+500, "reported to fail now and then"), ``credits_remaining`` (250.0) and ``credits_size`` (300.0) of the package,
+``credits_fail`` (the credits endpoint answers HTTP 500); ``issue_token(expires_in)`` makes a token pair directly;
+``account_requests`` records these requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .auth import auth_error
 from .codes import request_id
-from .gateway import auth_error
 from .http import Request, send_json
-from .models import ACCOUNT_MODELS
-
-if TYPE_CHECKING:
-    import asyncio
-
-    from .server import FakeCodeBuddy
+from .models import ACCOUNT_MODELS, config_row
+from .state import FakeState, LoginPoll
 
 PERSONAL_MODELS = "/v2/enterprises/personal/models"
 CREDITS = "/v2/billing/meter/get-user-resource"
@@ -56,73 +54,74 @@ PATHS = frozenset({*_POST_PATHS, *_DISCOVERY, "/v2/plugin/auth/token"})
 _SERVER_ERROR: tuple[int, dict[str, Any]] = (500, {"code": 500, "msg": "Internal Server Error"})
 
 
-def _token_answer(fake: FakeCodeBuddy) -> dict[str, Any]:
-    access, refresh = fake.issue_token()
+def _token_answer(state: FakeState) -> dict[str, Any]:
+    access, refresh = state.account.issue_token()
     data: dict[str, Any] = {"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer"}
-    if fake.token_expires_in is not None:
-        data["expiresIn"] = fake.token_expires_in
+    if state.account.token_expires_in is not None:
+        data["expiresIn"] = state.account.token_expires_in
     return {"code": 0, "msg": "OK", "data": data}
 
 
-def _login_state(fake: FakeCodeBuddy) -> dict[str, Any]:
-    state = uuid.uuid4().hex
-    fake._states[state] = 0
-    data: dict[str, Any] = {"state": state, "authUrl": f"{fake.url}/login?state={state}"}
-    if fake.login_interval is not None:
-        data["interval"] = fake.login_interval
+def _login_state(state: FakeState) -> dict[str, Any]:
+    login = state.account.open_login()
+    data: dict[str, Any] = {"state": login, "authUrl": f"{state.url}/login?state={login}"}
+    if state.account.login_interval is not None:
+        data["interval"] = state.account.login_interval
     return {"code": 0, "msg": "OK", "data": data}
 
 
-def _login_poll(fake: FakeCodeBuddy, state: str) -> tuple[int, dict[str, Any]]:
-    if state not in fake._states or fake.login_expire:
-        return 200, {"code": 11218, "msg": "login state expired or unknown"}
-    if fake.login_refuse:
-        return 403, {"code": 403, "msg": "login refused by the user"}
-    if fake._states[state] < fake.login_pending_polls:
-        fake._states[state] += 1
-        return 200, {"code": 11217, "msg": "login pending: waiting for the user"}
-    del fake._states[state]
-    return 200, _token_answer(fake)
+_POLL_ANSWERS: dict[LoginPoll, tuple[int, dict[str, Any]]] = {
+    LoginPoll.EXPIRED: (200, {"code": 11218, "msg": "login state expired or unknown"}),
+    LoginPoll.REFUSED: (403, {"code": 403, "msg": "login refused by the user"}),
+    LoginPoll.PENDING: (200, {"code": 11217, "msg": "login pending: waiting for the user"}),
+}
 
 
-def _refresh(fake: FakeCodeBuddy, old: str) -> tuple[int, dict[str, Any]]:
-    if fake.refresh_fail or old not in fake._refresh_tokens:
+def _login_poll(state: FakeState, login: str) -> tuple[int, dict[str, Any]]:
+    poll = state.account.take_login_poll(login)
+    if poll is LoginPoll.APPROVED:
+        return 200, _token_answer(state)
+    return _POLL_ANSWERS[poll]
+
+
+def _refresh(state: FakeState, old: str) -> tuple[int, dict[str, Any]]:
+    if not state.account.take_refresh(old):
         return 401, {"code": 14015, "msg": "refresh token invalid or expired"}
-    fake.tokens.pop(fake._refresh_tokens.pop(old), None)
-    return 200, _token_answer(fake)
+    return 200, _token_answer(state)
 
 
-def _discovery_entries(fake: FakeCodeBuddy, path: str) -> list[dict[str, Any]]:
+def _discovery_entries(state: FakeState, path: str) -> list[dict[str, Any]]:
     entries: list[Any]
-    if fake.models_live is not None:
-        entries = fake.models_live
+    if state.account.models_live is not None:
+        entries = state.account.models_live
     elif path == PERSONAL_MODELS:
-        entries = [*ACCOUNT_MODELS.values(), *sorted(fake.models - ACCOUNT_MODELS.keys())]
+        entries = [*ACCOUNT_MODELS.values(), *sorted(state.models - ACCOUNT_MODELS.keys())]
     else:
-        entries = sorted(fake.models)
+        entries = sorted(state.models)
     out = []
     for entry in entries:
         item = dict(entry) if isinstance(entry, dict) else {"id": str(entry)}
         item.setdefault("name", item.get("id"))
-        if path == "/v3/config":  # ids and names only
-            item = {k: v for k, v in item.items() if k in ("id", "name")}
+        if path == "/v3/config":  # ids, names and the efforts each model accepts
+            item = {**config_row(item["id"]), **{k: v for k, v in item.items() if k in ("id", "name", "reasoning")}}
         out.append(item)
     return out
 
 
-def _discovery(fake: FakeCodeBuddy, path: str) -> tuple[int, dict[str, Any]]:
-    if fake.discovery_fail is True or (fake.discovery_fail == "v3" and path == "/v3/config"):
+def _discovery(state: FakeState, path: str) -> tuple[int, dict[str, Any]]:
+    fail = state.account.discovery_fail
+    if fail is True or (fail == "v3" and path == "/v3/config"):
         return _SERVER_ERROR
-    if path == PERSONAL_MODELS and fake.personal_models_fail > 0:
-        fake.personal_models_fail -= 1
+    if path == PERSONAL_MODELS and state.account.take_personal_models_failure():
         return _SERVER_ERROR
     if path == "/v3/config":
-        return 200, {"code": 0, "msg": "OK", "data": {"models": _discovery_entries(fake, path)}}
-    return 200, {"code": 0, "msg": "OK", "data": _discovery_entries(fake, path)}
+        return 200, {"code": 0, "msg": "OK", "data": {"models": _discovery_entries(state, path)}}
+    return 200, {"code": 0, "msg": "OK", "data": _discovery_entries(state, path)}
 
 
-def _credits(fake: FakeCodeBuddy, body: bytes) -> tuple[int, dict[str, Any]]:
-    if fake.credits_fail:
+def _credits(state: FakeState, body: bytes) -> tuple[int, dict[str, Any]]:
+    account = state.account
+    if account.credits_fail:
         return _SERVER_ERROR
     try:
         query = json.loads(body) if body else {}
@@ -139,9 +138,9 @@ def _credits(fake: FakeCodeBuddy, body: bytes) -> tuple[int, dict[str, Any]]:
             {
                 "PackageName": "CodeBuddy Free",
                 "PackageCode": "pkg_free_monthly",
-                "CapacitySize": fake.credits_size,
-                "CapacityRemain": fake.credits_remaining,
-                "CapacityUsed": round(fake.credits_size - fake.credits_remaining, 4),
+                "CapacitySize": account.credits_size,
+                "CapacityRemain": account.credits_remaining,
+                "CapacityUsed": round(account.credits_size - account.credits_remaining, 4),
                 "CycleStartTime": today.strftime("%Y-%m-%d %H:%M:%S"),
                 "CycleEndTime": (today + datetime.timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S"),
                 "Status": 0,
@@ -151,24 +150,24 @@ def _credits(fake: FakeCodeBuddy, body: bytes) -> tuple[int, dict[str, Any]]:
     return 200, {"code": 0, "msg": "OK", "data": data}
 
 
-def _answer(fake: FakeCodeBuddy, req: Request) -> tuple[int, dict[str, Any]]:
+def _answer(state: FakeState, req: Request) -> tuple[int, dict[str, Any]]:
     path = req.path
     if path == "/v2/plugin/auth/state":
-        return 200, _login_state(fake)
+        return 200, _login_state(state)
     if path == "/v2/plugin/auth/token":
-        return _login_poll(fake, req.query.get("state", ""))
+        return _login_poll(state, req.query.get("state", ""))
     if path == "/v2/plugin/auth/token/refresh":
-        return _refresh(fake, req.headers.get("x-refresh-token", ""))
-    why = auth_error(req.headers, fake.api_key, fake.tokens)
+        return _refresh(state, req.headers.get("x-refresh-token", ""))
+    why = auth_error(req.headers, state)
     if why is not None:
         return 401, {"code": 401, "msg": f"unauthorized: {why}"}
-    return _credits(fake, req.body) if path == CREDITS else _discovery(fake, path)
+    return _credits(state, req.body) if path == CREDITS else _discovery(state, path)
 
 
-async def handle(fake: FakeCodeBuddy, req: Request, writer: asyncio.StreamWriter) -> bool:
+async def handle(state: FakeState, req: Request, writer: asyncio.StreamWriter) -> bool:
     """Answer a request for one of ``PATHS``; returns whether the connection serves another."""
-    fake._record_account(req)
+    state.traffic.record_account(req)
     if req.method != ("POST" if req.path in _POST_PATHS else "GET"):
         return await send_json(writer, 405, {"code": 405, "msg": "method not allowed"}, keep_alive=req.keep_alive)
-    status, obj = _answer(fake, req)
+    status, obj = _answer(state, req)
     return await send_json(writer, status, obj, keep_alive=req.keep_alive)

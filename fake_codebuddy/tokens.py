@@ -62,18 +62,24 @@ def count_tokens(text: str) -> int:
     return sum(_piece(p) for p in _PIECE.findall(text))
 
 
-def prompt_tokens(messages: list[dict[str, Any]], tools: Any = None) -> int:
-    """The estimated prompt tokens of a chat request's messages and tools (the gateway bills tool definitions as
-    prompt: each is priced as its JSON text)."""
-    total = PER_REPLY
-    if isinstance(tools, list) and tools:
-        total += count_tokens(json.dumps(tools))
-    for m in messages:
-        content = m.get("content")
-        total += PER_MESSAGE + count_tokens(text_of(content)) + PER_IMAGE * images_in(content)
-        calls = m.get("tool_calls")
-        for call in calls if isinstance(calls, list) else ():
-            func = call.get("function") if isinstance(call, dict) else None
-            if isinstance(func, dict):
-                total += PER_TOOL_CALL + sum(count_tokens(v) for v in func.values() if isinstance(v, str))
+def message_tokens(message: dict[str, Any]) -> int:
+    """The estimated prompt tokens of one message (its text, images and tool calls)."""
+    content = message.get("content")
+    total = PER_MESSAGE + count_tokens(text_of(content)) + PER_IMAGE * images_in(content)
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        func = call.get("function") if isinstance(call, dict) else None
+        if isinstance(func, dict):
+            total += PER_TOOL_CALL + sum(count_tokens(v) for v in func.values() if isinstance(v, str))
     return total
+
+
+def tools_tokens(tools: Any) -> int:
+    """The estimated prompt tokens of a request's tool definitions (the gateway bills them as prompt): their JSON
+    text."""
+    return count_tokens(json.dumps(tools)) if isinstance(tools, list) and tools else 0
+
+
+def prompt_tokens(messages: list[dict[str, Any]], tools: Any = None) -> int:
+    """The estimated prompt tokens of a chat request's messages and tools."""
+    return PER_REPLY + tools_tokens(tools) + sum(message_tokens(m) for m in messages)

@@ -3,9 +3,10 @@
 ``data: {json}\\n\\n`` events, then ``data: [DONE]\\n\\n``, in a chunked HTTP body.  By default every SSE event is
 its own HTTP chunk, written and drained on its own, the way servers on aiohttp, uvicorn or behind nginx send
 them (a ``comments`` block goes in its event's chunk).  The directive ``burst`` buffers instead: events go out
-together, one HTTP chunk per flush, when paced (``pace=``), around a stall, and whenever 64 KB are pending.  The
-other faults (``stall``, ``cut``, ``midstream``, ``nofinish``, ``nodone``, ``garbage``, ``crlf``, ``comments``,
-``multiline``) are described in ``directives``.
+together, one HTTP chunk per flush, when paced (``pace=``, ``jitter=``: see ``pacing``), around a stall, and
+whenever 64 KB are pending.  Over TLS each HTTP chunk is its own TLS write (its own record).  The other faults
+(``stall``, ``cut``, ``midstream``, ``nofinish``, ``nodone``, ``garbage``, ``crlf``, ``comments``, ``multiline``)
+are described in the table of ``directives``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 from .answer import Answer, events, finish_chunk
 from .codes import business_message, request_id
+from .directives import Faults
 from .http import ChunkedBody, abort, sleep_watching
+from .pacing import Schedule
 
 FLUSH_BYTES = 64 << 10
 
@@ -27,12 +30,12 @@ class SSEWriter:
 
     __slots__ = ("body", "burst", "comments", "multiline", "nl", "pending", "size")
 
-    def __init__(self, body: ChunkedBody, d: dict[str, Any]) -> None:
+    def __init__(self, body: ChunkedBody, f: Faults) -> None:
         self.body = body
-        self.nl = b"\r\n" if d.get("crlf") else b"\n"
-        self.comments = bool(d.get("comments"))
-        self.multiline = bool(d.get("multiline"))
-        self.burst = bool(d.get("burst"))
+        self.nl = b"\r\n" if f.crlf else b"\n"
+        self.comments = f.comments
+        self.multiline = f.multiline
+        self.burst = f.burst
         self.pending: list[bytes] = []
         self.size = 0
 
@@ -63,14 +66,13 @@ async def write_stream(
     ans: Answer, text: str, images: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, keep: bool
 ) -> bool:
     """Stream the answer; returns whether the connection stays open.  Raises ``Gone`` when the client left."""
-    d = ans.d
+    f = ans.faults
     body = ChunkedBody(reader, writer)
     body.start("text/event-stream", keep)
-    out = SSEWriter(body, d)
-    pace: float = d.get("pace", 0.0)
-    stall: float | None = d.get("stall")
-    cut = d.get("cut")
-    midstream = d.get("midstream")
+    out = SSEWriter(body, f)
+    paced = f.paced
+    schedule = Schedule(f.pace or 0.0, f.jitter or 0.0, ans.seed)
+    cut, midstream = f.cut, f.midstream
     limit: int | None = None
     if cut is not None:
         limit = 3 if cut == "reset" else int(cut)
@@ -82,19 +84,19 @@ async def write_stream(
     for payload in events(ans, text, images):
         if limit is not None and count >= limit:
             break
-        if count and pace:
-            # absolute schedule: event k goes out at start + k * pace, no drift from our own overhead
-            await asyncio.sleep(max(0.0, start + count * pace - loop.time()))
+        if count and paced:
+            # absolute schedule: event k goes out at start + its offset, no drift from our own overhead
+            await asyncio.sleep(max(0.0, start + schedule.next() - loop.time()))
         await out.event(payload)
         count += 1
         if count == 1:
-            if d.get("garbage"):
+            if f.garbage:
                 await out.raw(b"data: {not json" + out.nl + out.nl + b"data: \xff\xfe" + out.nl + out.nl)
-            if stall:
+            if f.stall:
                 await out.flush()
-                await sleep_watching(stall, reader, writer)
-                start += stall
-        if pace or out.size >= FLUSH_BYTES:
+                await sleep_watching(f.stall, reader, writer)
+                start += f.stall
+        if paced or out.size >= FLUSH_BYTES:
             await out.flush()
     if cut is not None:
         if cut == "reset":
@@ -105,19 +107,19 @@ async def write_stream(
         await out.flush(last=True)
         return keep
     if midstream is not None:
-        if midstream == "error":
-            err: dict[str, Any] = {"error": {"message": "upstream model error", "type": "server_error"}}
+        if isinstance(midstream, int):
+            err: dict[str, Any] = {"code": midstream, "msg": business_message(midstream)[0], "requestId": request_id()}
         else:
-            err = {"code": midstream, "msg": business_message(midstream)[0], "requestId": request_id()}
+            err = {"error": {"message": "upstream model error", "type": "server_error"}}
         await out.event(json.dumps(err, ensure_ascii=False))
         await out.flush(last=True)
         return keep
-    if pace and count:
+    if paced and count:
         await out.flush()
-        await asyncio.sleep(max(0.0, start + count * pace - loop.time()))
-    if not d.get("nofinish"):
+        await asyncio.sleep(max(0.0, start + schedule.next() - loop.time()))
+    if not f.nofinish:
         await out.event(finish_chunk(ans))
-    if not d.get("nodone"):
+    if not f.nodone:
         await out.raw(b"data: [DONE]" + out.nl + out.nl)
     await out.flush(last=True)
     return keep

@@ -18,13 +18,23 @@ is, like the seed capture, ``{"id":...,"choices":[{"delta":{"content":""},"finis
   id, the rest of the arguments.  With ``parallel`` (or "PARALLEL" in the user text), more than one tool and
   ``parallel_tool_calls`` not false, every tool is called, one after the other, ALL with ``"index":0`` and told
   apart only by ids ``tooluse_<rid>_<n>``.
-* Reasoning: when ``reasoning_effort`` is given, ``delta.reasoning_content`` events "Thinking about: T" (one word per
-  event) come before the answer.
+* Reasoning: when ``reasoning_effort`` is given the model reasons "Thinking about: T" before the answer; the
+  reasoning is shown, as ``delta.reasoning_content`` events (one word per event), only when the request also
+  carries ``reasoning_summary`` (field reports: reasoning shown only with both).  Without a summary its tokens
+  are still counted, as completion and reasoning tokens.
+* Limits: the answer stops when its next piece would take the completion tokens past ``max_tokens`` (else
+  :data:`DEFAULT_MAX_TOKENS`, 32,000), with ``finish_reason`` "length"; reasoning counts against the limit, so a
+  small one can end inside the reasoning.  ``max_completion_tokens`` is not read.  A tool call is sent whole or not
+  at all.  The ``size=`` directive (one event of BYTES, a transport fault) is never limited, and the default
+  limit does not apply to ``events=`` (a ``max_tokens`` does).
 * Usage: prompt tokens = ``tokens.prompt_tokens(messages, tools)``; completion tokens = the estimated tokens of the
-  content, reasoning and tool-call (name and arguments) text sent; reasoning tokens = those of the reasoning text;
+  content, reasoning and tool-call (name and arguments) text; reasoning tokens = those of the reasoning text;
   total = prompt + completion (estimates of cl100k, see ``tokens``).  The default ``usage`` is the seed's thin
-  shape ``{"total_tokens": N, "credit": 0.01}``; ``usage=full``/``thinking`` add the other figures, ``cached=``
-  the cached ones; every ``usage`` but ``none`` carries ``credit``.
+  shape ``{"total_tokens": N, "credit": C}``, with ``prompt_cache_hit_tokens`` added when the request carried a
+  ``prompt_cache_key``; ``usage=full``/``thinking`` add the other figures: ``prompt_tokens_details``
+  (``cached_tokens``, ``cache_write_tokens``), ``prompt_cache_hit_tokens`` and ``prompt_cache_miss_tokens``
+  (``cached=`` overrides the hit count reported); every ``usage`` but ``none`` carries ``credit``, what the answer
+  cost (``billing.credits``: the prompt cache read by the request billed at the cached rate).
 """
 
 from __future__ import annotations
@@ -32,11 +42,16 @@ from __future__ import annotations
 import json
 import json.encoder
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .billing import CacheUse, credits
+from .directives import Faults
 from .messages import text_of, words
 from .tokens import count_tokens, prompt_tokens
+
+#: where an answer stops when the request sets no ``max_tokens`` (field reports)
+DEFAULT_MAX_TOKENS = 32_000
 
 enc: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
@@ -45,15 +60,34 @@ enc: Callable[[str], str] = json.encoder.encode_basestring_ascii
 class Answer:
     """One answer being streamed: the request, its directives and the chunk sequence so far."""
 
-    d: dict[str, Any]
+    faults: Faults
     body: dict[str, Any]
     model_json: str
     rid: str
+    seed: bytes = b""  # seeds the pacing jitter (the request body: same request, same schedule)
     seq: int = 0
     role_sent: bool = False
     finish: str = "stop"
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    cache: CacheUse = field(default_factory=CacheUse)
+    """what the request read from the prompt cache and wrote to it (``billing``)"""
+
+    @property
+    def limit(self) -> int | float:
+        """The completion tokens the answer may take: ``max_tokens``, else the gateway's default (which the
+        ``events=`` and ``size=`` transport directives are spared, so they can stream as much as a test needs)."""
+        limit = self.body.get("max_tokens")
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            return limit
+        return float("inf") if self.faults.events is not None or self.faults.size is not None else DEFAULT_MAX_TOKENS
+
+    def fits(self, tokens: int) -> bool:
+        """Whether ``tokens`` more fit under the limit; when not, the answer finishes with "length"."""
+        if self.completion_tokens + tokens <= self.limit:
+            return True
+        self.finish = "length"
+        return False
 
 
 def _sample_value(schema: Any) -> Any:
@@ -112,11 +146,12 @@ def _reasoning(ans: Answer, text: str) -> str:
 
 
 def _tool_calls(ans: Answer, tools: list[Any]) -> Iterator[str]:
-    d, body = ans.d, ans.body
-    parallel = d.get("parallel") and len(tools) > 1 and body.get("parallel_tool_calls") is not False
+    parallel = ans.faults.parallel and len(tools) > 1 and ans.body.get("parallel_tool_calls") is not False
     for i, tool in enumerate(tools if parallel else tools[:1]):
         name, params = _tool_function(tool)
         args = _arguments_for(params)
+        if not ans.fits(count_tokens(name) + count_tokens(args)):
+            return
         half = max(1, len(args) // 2)
         call_id = f"tooluse_{ans.rid}{i}"
         deltas = (
@@ -141,45 +176,76 @@ def _text_answer(msgs: list[dict[str, Any]], text: str, images: int) -> str:
     return "Echo: " + text + (f" [images: {images}]" if images else "")
 
 
+def _reasoned(ans: Answer, text: str) -> Iterator[str]:
+    """The reasoning before the answer: shown with an effort and a summary, counted alone with an effort alone."""
+    body = ans.body
+    if body.get("reasoning_effort") is None:
+        return
+    shown = bool(body.get("reasoning_summary"))
+    for piece in words("Thinking about: " + text):
+        tokens = count_tokens(piece)
+        if not ans.fits(tokens):
+            return
+        if shown:
+            yield _reasoning(ans, piece)
+        else:
+            ans.completion_tokens += tokens
+            ans.reasoning_tokens += tokens
+
+
+def _limited(ans: Answer, pieces: Iterator[str]) -> Iterator[str]:
+    """Content events for ``pieces`` while they fit under the limit."""
+    for piece in pieces:
+        if not ans.fits(count_tokens(piece)):
+            return
+        yield _content(ans, piece)
+
+
 def events(ans: Answer, text: str, images: int) -> Iterator[str]:
     """The payload of every event before the finish chunk."""
-    d, body = ans.d, ans.body
-    if body.get("reasoning_effort") is not None:
-        for piece in words("Thinking about: " + text):
-            yield _reasoning(ans, piece)
-    if "size" in d:
-        yield _content(ans, "x" * d["size"])
+    f, body = ans.faults, ans.body
+    yield from _reasoned(ans, text)
+    if ans.finish == "length":
         return
-    if "events" in d:
-        for k in range(d["events"]):
-            yield _content(ans, f"w{k} ")
+    if f.size is not None:
+        yield _content(ans, "x" * f.size)
+        return
+    if f.events is not None:
+        yield from _limited(ans, (f"w{k} " for k in range(f.events)))
         return
     msgs: list[dict[str, Any]] = body["messages"]
     tools = body.get("tools")
     if isinstance(tools, list) and tools and body.get("tool_choice") != "none" and msgs[-1].get("role") == "user":
         yield from _tool_calls(ans, tools)
         return
-    for piece in words(_text_answer(msgs, text, images)):
-        yield _content(ans, piece)
+    yield from _limited(ans, iter(words(_text_answer(msgs, text, images))))
 
 
 def usage(ans: Answer) -> dict[str, Any] | None:
     """The finish chunk's usage for the answer sent so far, in the ``usage=`` directive's shape."""
-    mode = ans.d.get("usage", "basic")
+    mode = ans.faults.usage or "basic"
     if mode == "none":
         return None
     prompt = prompt_tokens(ans.body["messages"], ans.body.get("tools"))
     completion, reasoning = ans.completion_tokens, ans.reasoning_tokens
     total = prompt + completion
+    hit = min(ans.faults.cached if ans.faults.cached is not None else ans.cache.hit, prompt)
+    credit = credits(prompt, hit, completion)
+    keyed = bool(ans.body.get("prompt_cache_key"))
     if mode == "basic":
-        return {"total_tokens": total, "credit": 0.01}
+        thin: dict[str, Any] = {"total_tokens": total, "credit": credit}
+        if keyed:
+            thin["prompt_cache_hit_tokens"] = hit
+        return thin
     result: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": total,
         "completion_tokens_details": {"reasoning_tokens": reasoning},
-        "prompt_tokens_details": {"cached_tokens": min(ans.d.get("cached", 0), prompt)},
-        "credit": 0.01,
+        "prompt_tokens_details": {"cached_tokens": hit, "cache_write_tokens": ans.cache.written},
+        "prompt_cache_hit_tokens": hit,
+        "prompt_cache_miss_tokens": prompt - hit,
+        "credit": credit,
     }
     if mode == "thinking":
         result["completion_thinking_tokens"] = reasoning

@@ -1,0 +1,126 @@
+"""The chat endpoint, ``POST /v2/chat/completions``: the gateway's steps, in the order it takes them.
+
+1. record the request (``state.traffic``);
+2. read the directives (``directives``; a bad one answers HTTP 400 "bad fake directive: ...");
+3. act out a proxy-level fault (``reset``, ``slow``, ``redirect``, ``html``, ``http``);
+4. auth (``auth``): failure answers HTTP 401 ``{"code": 401, "msg": "unauthorized: ...", ...}``;
+5. an injected business error (``code=``, ``nested=``);
+6. the request checks (``checks``);
+7. the prompt cache: what the request reads from it and writes to it (``billing``);
+8. the answer stream (``answer`` says what it holds and what it costs, ``stream`` how it is written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+
+from .answer import Answer, enc
+from .auth import auth_error
+from .checks import validate
+from .codes import business_message, error_body, request_id
+from .directives import Faults, request_directives
+from .http import Gone, Request, abort, is_gone, phrase, send, send_json, sleep_watching
+from .models import picked
+from .state import FakeState
+from .stream import write_stream
+
+logger = logging.getLogger(__name__)
+
+_HTML_PAGE = (
+    "<html><head><title>{s} {p}</title></head><body><center><h1>{s} {p}</h1></center>"
+    "<hr><center>nginx</center></body></html>"
+)
+
+
+async def _proxy_fault(
+    f: Faults, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, keep: bool
+) -> bool | None:
+    """Act out a proxy-level fault; None: carry on."""
+    if f.reset:
+        abort(writer)
+        return False
+    if f.slow is not None:
+        await sleep_watching(f.slow, reader, writer)
+    if f.redirect is not None:
+        return await send(writer, 307, b"", keep_alive=keep, extra=[("Location", f.redirect)])
+    if f.html is not None:
+        page = _HTML_PAGE.format(s=f.html, p=phrase(f.html)).encode()
+        return await send(writer, f.html, page, keep_alive=keep, content_type="text/html")
+    if f.http is not None:
+        extra = [("Retry-After", f.retry_after or "7")] if f.http == 429 else []
+        obj = {"code": f.http, "msg": phrase(f.http), "requestId": request_id()}
+        return await send_json(writer, f.http, obj, keep_alive=keep, extra=extra)
+    return None
+
+
+def unauthorized_body(why: str) -> dict[str, Any]:
+    return {
+        "code": 401,
+        "msg": f"unauthorized: {why}",
+        "requestId": request_id(),
+        "displayMsg": {"en": f"unauthorized: {why}", "zh": "未授权：API 密钥无效或缺失"},
+    }
+
+
+def _injected_error(f: Faults) -> tuple[int, dict[str, Any]] | None:
+    """The business error ``code=`` or ``nested=`` asks for: (HTTP status, body), or None."""
+    if f.code is not None:
+        return f.status or 200, error_body(f.code)
+    if f.nested is not None:
+        status = f.status or 403
+        msg = business_message(f.nested)[0]
+        return status, {"error": {"code": -32603, "message": msg, "data": {"code": f.nested, "statusCode": status}}}
+    return None
+
+
+async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Answer one chat request; returns whether the connection serves another."""
+    keep = req.keep_alive
+    try:
+        body: Any = json.loads(req.body)
+    except ValueError:
+        body = None
+    state.traffic.record(req, body)
+    try:
+        directed = request_directives(state.faults, req.headers, body)
+    except ValueError as exc:
+        return await send_json(writer, 400, {"code": 400, "msg": f"bad fake directive: {exc}"}, keep_alive=keep)
+    f = directed.faults
+
+    done = await _proxy_fault(f, reader, writer, keep)
+    if done is not None:
+        return done
+
+    why = auth_error(req.headers, state)
+    if why is not None:
+        return await send_json(writer, 401, unauthorized_body(why), keep_alive=keep)
+
+    injected = _injected_error(f)
+    if injected is not None:
+        return await send_json(writer, injected[0], injected[1], keep_alive=keep)
+
+    refusal = validate(body, state)
+    if refusal is not None:
+        if refusal.status is not None:
+            obj = {"code": refusal.code, "msg": refusal.msg, "requestId": request_id()}
+            return await send_json(writer, refusal.status, obj, keep_alive=keep)
+        obj = error_body(refusal.code, refusal.msg)
+        if refusal.param is not None:
+            obj["extError"] = {"param": refusal.param}
+        return await send_json(writer, f.status or 200, obj, keep_alive=keep)
+
+    model = f.model or picked(body["model"])
+    cached = state.cache.use(body)  # read before the answer, written for the next request (billing)
+    ans = Answer(f, body, enc(model), uuid.uuid4().hex[:12] + "_", seed=req.body, cache=cached)
+    if is_gone(reader, writer):
+        raise Gone
+    try:
+        return await write_stream(ans, directed.text, directed.images, reader, writer, keep)
+    except Gone:
+        state.traffic.stream_abandoned()
+        logger.debug("client abandoned the stream")
+        return False
