@@ -418,7 +418,7 @@ class Bench:
         self.rounds = rounds
         self.proxy_turns = proxy_turns
         self.targets: list[tuple[str, float, float]] = []  # (what, value, limit): PASS when value <= limit
-        self.fake_proc, self.base = start_fake()
+        self.fake_proc, self.base, _ = start_fake()
         self.sdk_first_cpu: float | None = None
 
     def close(self) -> None:
