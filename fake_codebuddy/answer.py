@@ -29,7 +29,7 @@ is, like the seed capture, ``{"id":...,"choices":[{"delta":{"content":""},"finis
   small one can end inside the reasoning.  ``max_completion_tokens`` is not read.  A tool call is sent whole or not
   at all.  The ``size=`` directive (one event of BYTES, a transport fault) is never limited, and the default
   limit does not apply to ``events=`` (a ``max_tokens`` does).
-* Usage: prompt tokens = ``tokens.prompt_tokens(messages)``; completion tokens = the estimated tokens of the
+* Usage: prompt tokens = ``tokens.prompt_tokens(messages, tools)``; completion tokens = the estimated tokens of the
   content, reasoning and tool-call (name and arguments) text; reasoning tokens = those of the reasoning text;
   total = prompt + completion (estimates of cl100k, see ``tokens``).  The default ``usage`` is the seed's thin
   shape ``{"total_tokens": N, "credit": C}``, with ``prompt_cache_hit_tokens`` added when the request carried a
@@ -236,7 +236,7 @@ def usage(ans: Answer) -> dict[str, Any] | None:
     mode = ans.faults.usage or "basic"
     if mode == "none":
         return None
-    prompt = prompt_tokens(ans.body["messages"])
+    prompt = prompt_tokens(ans.body["messages"], ans.body.get("tools"))
     completion, reasoning = ans.completion_tokens, ans.reasoning_tokens
     total = prompt + completion
     hit = min(ans.faults.cached if ans.faults.cached is not None else ans.cache.hit, prompt)
