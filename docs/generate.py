@@ -90,27 +90,34 @@ def _rst_to_md(text: str) -> str:
 
 
 def codes() -> str:
-    """The gateway's business codes (``CODES`` in provider/errors.py): what the caller gets, and why."""
+    """The gateway's business codes (``CODES`` in provider/errors.py): what the caller gets, and why; a code whose
+    meaning depends on its message (``Code.when``) has a row per message, and the answers recognised by their words
+    alone (``SOFT_BLOCK``, ``TOO_LONG``) close the table."""
     _setup()
     from litellm_codebuddy.cli.explain import explain
-    from litellm_codebuddy.provider.errors import CODES, error_from_body
+    from litellm_codebuddy.provider.errors import CODES, SOFT_BLOCK_NOTICE, error_from_body
 
     groups: dict[Any, list[int]] = {}
     for number, entry in CODES.items():
         groups.setdefault(entry, []).append(number)
     rows = []
+
+    def row(label: str, body: dict[str, Any], status: int = 200) -> None:
+        exc = error_from_body(body, status, "model")
+        entry = exc.codebuddy.known  # type: ignore[attr-defined]
+        rows.append((label, entry.status, _code(type(exc).__name__), explain(exc)[0], entry.meaning, entry.hint or ""))
+
     for entry, numbers in sorted(groups.items(), key=lambda item: min(item[1])):
-        exc = error_from_body({"code": numbers[0], "msg": "m"}, 200, "model")
-        rows.append(
-            (
-                _spans(numbers),
-                entry.status,
-                _code(type(exc).__name__),
-                explain(exc)[0],
-                entry.meaning,
-                entry.hint or "",
-            )
-        )
+        row(_spans(numbers), {"code": numbers[0], "msg": "m"})
+        for needle, _variant in entry.when:
+            row(f"{_spans(numbers)}, message with “{needle}”", {"code": numbers[0], "msg": needle})
+    notice = {"error": {"message": SOFT_BLOCK_NOTICE}}
+    row("none: the soft block's notice as the whole answer or an error's message", notice)
+    row(
+        "none: an error saying “prompt is too long”, “input length too long” or `context_length_exceeded`",
+        {"error": {"message": "input length too long"}},
+        400,
+    )
     return table(("code", "status", "LiteLLM exception", "command exit", "meaning", "what to do"), rows)
 
 

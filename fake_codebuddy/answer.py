@@ -7,6 +7,8 @@ and later ones ``"role":""``, content deltas carry ``"refusal":""`` and ``"tool_
 is, like the seed capture, ``{"id":...,"choices":[{"delta":{"content":""},"finish_reason":"stop"}],"usage":{...}}``
 (no ``model``/``object``).
 
+* The soft block (``refuse=softblock``): the content-safety notice (``refusals.SOFT_BLOCK_NOTICE``) in four
+  events and nothing else, finished with ``"content_filter"``.
 * Content: ``"Echo: " + T`` where T is the text of the last user message (text parts joined with a space) with
   directive tokens removed, stripped; plus ``" [images: N]"`` when that message has N image parts.  It is sent as
   one word per event, spaces kept, so the concatenation is exactly the answer.
@@ -27,7 +29,7 @@ is, like the seed capture, ``{"id":...,"choices":[{"delta":{"content":""},"finis
   small one can end inside the reasoning.  ``max_completion_tokens`` is not read.  A tool call is sent whole or not
   at all.  The ``size=`` directive (one event of BYTES, a transport fault) is never limited, and the default
   limit does not apply to ``events=`` (a ``max_tokens`` does).
-* Usage: prompt tokens = ``tokens.prompt_tokens(messages)``; completion tokens = the estimated tokens of the
+* Usage: prompt tokens = ``tokens.prompt_tokens(messages, tools)``; completion tokens = the estimated tokens of the
   content, reasoning and tool-call (name and arguments) text; reasoning tokens = those of the reasoning text;
   total = prompt + completion (estimates of cl100k, see ``tokens``).  The default ``usage`` is the seed's thin
   shape ``{"total_tokens": N, "credit": C}``, with ``prompt_cache_hit_tokens`` added when the request carried a
@@ -48,6 +50,7 @@ from typing import Any
 from .billing import CacheUse, credits
 from .directives import Faults
 from .messages import text_of, words
+from .refusals import SOFT_BLOCK_NOTICE
 from .tokens import count_tokens, prompt_tokens
 
 #: where an answer stops when the request sets no ``max_tokens`` (field reports)
@@ -70,6 +73,7 @@ class Answer:
     finish: str = "stop"
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    notice: bool = False  # the soft block: the content-safety notice is the whole answer
     cache: CacheUse = field(default_factory=CacheUse)
     """what the request read from the prompt cache and wrote to it (``billing``)"""
 
@@ -204,6 +208,12 @@ def _limited(ans: Answer, pieces: Iterator[str]) -> Iterator[str]:
 def events(ans: Answer, text: str, images: int) -> Iterator[str]:
     """The payload of every event before the finish chunk."""
     f, body = ans.faults, ans.body
+    if ans.notice:
+        step = -(-len(SOFT_BLOCK_NOTICE) // 4)
+        for start in range(0, len(SOFT_BLOCK_NOTICE), step):
+            yield _content(ans, SOFT_BLOCK_NOTICE[start : start + step])
+        ans.finish = "content_filter"
+        return
     yield from _reasoned(ans, text)
     if ans.finish == "length":
         return
@@ -226,7 +236,7 @@ def usage(ans: Answer) -> dict[str, Any] | None:
     mode = ans.faults.usage or "basic"
     if mode == "none":
         return None
-    prompt = prompt_tokens(ans.body["messages"])
+    prompt = prompt_tokens(ans.body["messages"], ans.body.get("tools"))
     completion, reasoning = ans.completion_tokens, ans.reasoning_tokens
     total = prompt + completion
     hit = min(ans.faults.cached if ans.faults.cached is not None else ans.cache.hit, prompt)
@@ -254,6 +264,8 @@ def usage(ans: Answer) -> dict[str, Any] | None:
 
 def finish_chunk(ans: Answer) -> str:
     ans.seq += 1
+    if ans.faults.finish is not None:
+        ans.finish = ans.faults.finish
     figures = usage(ans)
     tail = "" if figures is None else ',"usage":' + json.dumps(figures)
     return (

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .messages import images_in, text_of
-from .tokens import PER_REPLY, message_tokens
+from .tokens import PER_REPLY, message_tokens, tools_tokens
 
 __all__ = ["CACHED", "INPUT", "KEYS", "OUTPUT", "PREFIXES_PER_KEY", "CacheUse", "PromptCache", "credits"]
 
@@ -66,7 +66,7 @@ def _block(message: Any) -> str:
 def _chain(model: Any, tools: Any, messages: Iterable[Any]) -> list[tuple[str, int]]:
     """(digest of the prefix up to this message, prompt tokens up to it) for every message."""
     digest = hashlib.sha256(json.dumps([model, tools], sort_keys=True, default=str).encode())
-    total = PER_REPLY
+    total = PER_REPLY + tools_tokens(tools)  # the tools come first in the prompt, so in every cached prefix
     out = []
     for message in messages:
         digest.update(_block(message).encode())

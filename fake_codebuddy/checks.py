@@ -15,17 +15,21 @@ None, and the first refusal answers the request:
 8. tool schemas contain no ``$ref``/``$defs``/``allOf`` key, else HTTP **400** ``{"code":400,"msg":"Invalid request
    parameters"}`` (always 400);
 9. every tool message's ``tool_call_id`` matches an earlier assistant ``tool_calls`` id, else 11148;
-10. no system prompt names another coding agent (:data:`UNAPPROVED_AGENTS`, case-insensitive), else 11140
-    "Illegal API invocation from an unapproved channel";
+10. no system or assistant text holds one of the phrases the gateway fingerprints
+    (:data:`~.refusals.CHANNEL_PHRASES`: Claude Code's and Codex CLI's opening sentences, "OhMyOpenCode", Claude
+    Code's billing-header line; exact text, user and tool content are not read), else HTTP **400** 11128 "Illegal
+    API invocation from an unapproved channel" with ``displayMsg`` in en, zh and zh-hant (``refusals``);
 11. ``model`` is a bare known id (``models.KNOWN_MODELS`` and ``models.ACCOUNT_MODELS``, a picker id of
     ``models.PICKERS``, anything starting with ``fake-``, or the ``models=`` given to the constructor), else 11102
     "service info not found for the model";
-12. content parts are ``{"type":"text","text":str,...}`` or exactly
+12. the prompt fits the model's input window (``models.input_window``; the prompt counted by ``tokens``), else HTTP
+    **400** 11115 "prompt is too long: N tokens > M maximum" with ``extError.code`` "context_length_exceeded";
+13. content parts are ``{"type":"text","text":str,...}`` or exactly
     ``{"type":"image_url","image_url":{"url":str}}`` (no other keys, no other part types), else 11101;
-13. ``reasoning_effort`` "none"/"off", or any word but the gateway's five (``models.ALL_EFFORTS``) -> 11150;
-14. ``reasoning_effort`` the model does not accept (``max`` on gpt-5.5, gpt-5.4, gpt-5.3-codex:
+14. ``reasoning_effort`` "none"/"off", or any word but the gateway's five (``models.ALL_EFFORTS``) -> 11150;
+15. ``reasoning_effort`` the model does not accept (``max`` on gpt-5.5, gpt-5.4, gpt-5.3-codex:
     ``models.EFFORTS``) -> 11133 "parameters rejected", naming ``reasoning_effort`` in ``extError.param``;
-15. ``max_tokens``, when given, is an integer of at least 16, else 11133 "parameters rejected" naming
+16. ``max_tokens``, when given, is an integer of at least 16, else 11133 "parameters rejected" naming
     ``max_tokens`` (``max_completion_tokens`` is not read at all: it limits nothing).
 
 A new rule is one more function in :data:`CHECKS`, at its place in the order; it sees the request and the fake's
@@ -40,22 +44,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from .messages import is_empty, text_of
-from .models import ACCOUNT_MODELS, ALL_EFFORTS, PICKERS, efforts_of
+from .models import ACCOUNT_MODELS, ALL_EFFORTS, PICKERS, efforts_of, input_window
+from .refusals import CHANNEL_PHRASES, REFUSALS, Said
 from .state import FakeState
-
-UNAPPROVED_AGENTS: tuple[str, ...] = ("claude code", "cursor", "cline", "roo code", "kilo code", "codex cli")
+from .tokens import prompt_tokens
 
 
 @dataclass(frozen=True)
 class Refusal:
     """Why the gateway refuses a request: business ``code`` and ``msg``; ``status`` forces the HTTP status and the
-    bare ``{"code","msg","requestId"}`` body (else the ``status=`` directive's status, default 200)."""
+    bare ``{"code","msg","requestId"}`` body (else the ``status=`` directive's status, default 200), or ``body`` as
+    the field reports it (``refusals``) under ``status``."""
 
     code: int
     msg: str
     status: int | None = None
     param: str | None = None
     """the parameter the gateway names in ``extError.param`` (11133)"""
+    body: dict[str, Any] | None = None
+
+    @classmethod
+    def field(cls, name: str, said: Said) -> Refusal:
+        """The refusal ``name`` of :data:`~.refusals.REFUSALS`, its body naming what ``said`` gives."""
+        entry = REFUSALS[name]
+        assert entry.body is not None, name
+        body = entry.body(said)
+        return cls(int(body.get("code", entry.status)), str(body.get("msg", "")), entry.status, body=body)
 
 
 @dataclass(frozen=True)
@@ -144,10 +158,10 @@ def tool_results_match_calls(chat: Chat) -> Refusal | None:
 
 def approved_channel(chat: Chat) -> Refusal | None:
     for m in chat.messages:
-        if m.get("role") == "system":
-            text = text_of(m.get("content")).lower()
-            if any(name in text for name in UNAPPROVED_AGENTS):
-                return Refusal(11140, "Illegal API invocation from an unapproved channel")
+        if m.get("role") in ("system", "assistant"):
+            text = text_of(m.get("content"))
+            if any(phrase in text for phrase in CHANNEL_PHRASES):
+                return Refusal.field("channel", Said(model=str(chat.body.get("model"))))
     return None
 
 
@@ -158,6 +172,16 @@ def known_model(chat: Chat) -> Refusal | None:
     ):
         return None
     return Refusal(11102, "service info not found for the model")
+
+
+def fits_the_window(chat: Chat) -> Refusal | None:
+    window = input_window(str(chat.body.get("model")))
+    if window is None:
+        return None
+    tokens = prompt_tokens(chat.messages)
+    if tokens <= window:
+        return None
+    return Refusal.field("toolong", Said(model=str(chat.body.get("model")), prompt_tokens=tokens, window=window))
 
 
 def _good_part(part: Any) -> bool:
@@ -224,6 +248,7 @@ CHECKS: tuple[Check, ...] = (
     tool_results_match_calls,
     approved_channel,
     known_model,
+    fits_the_window,
     content_parts,
     reasoning_effort,
     effort_accepted,

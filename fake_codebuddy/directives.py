@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .messages import images_in, text_of
+from .refusals import REFUSALS
 
 __all__ = ["DIRECTIVES", "Directive", "Faults", "directive_rows", "parse_faults", "request_directives"]
 
@@ -57,6 +58,12 @@ def _text(value: str) -> str:
 def _usage(value: str) -> str:
     if value not in ("basic", "full", "thinking", "none"):
         raise ValueError("usage must be basic, full, thinking or none")
+    return value
+
+
+def _refusal(value: str) -> str:
+    if value not in REFUSALS:
+        raise ValueError(f"refuse must be one of {', '.join(REFUSALS)}")
     return value
 
 
@@ -124,6 +131,9 @@ class Faults:
     parallel: bool = _flag_directive(
         "answer", 'call every tool, all with `"index":0`; "PARALLEL" in the user text does the same'
     )
+    finish: str | None = _directive(
+        "answer", "REASON", "the finishing chunk's `finish_reason` (e.g. `content_filter` after the answer)", _text
+    )
     # errors before the stream
     code: int | None = _directive(
         "error",
@@ -143,6 +153,25 @@ class Faults:
         "`status=` (unset: 403)",
         int,
         default=14018,
+    )
+    refuse: str | None = _directive(
+        "error",
+        "NAME",
+        "a refusal or limit as the field reports show it, under its reported HTTP status (`status=` overrides): "
+        "`softblock` (a 200 stream whose whole content is the content-safety notice, finished `content_filter`), "
+        "`softblock400`, `channel` and `illegal` (11128), `toolong`, `toolong4028` and `inputlong` (context too "
+        "long), `limit` and `limit_en` (6004 with a reset time an hour ahead, UTC+8), `busy` (11140 rate limit), "
+        "`safety` (11140), `credits` (11114), `session` (12153), `backend` (11103), `image` (11135), `plan` (1005); "
+        "the table is `REFUSALS` in `refusals`",
+        _refusal,
+        default="softblock",
+    )
+    for_model: str | None = _directive(
+        "error",
+        "X",
+        "`code=`, `nested=` and `refuse=` apply only to requests for model X: another model (a fallback) is answered "
+        "as usual",
+        _text,
     )
     http: int | None = _directive(
         "proxy", "N", 'HTTP status N with `{"code":N,"msg":...}`; 429 adds `Retry-After`', _status, default=500

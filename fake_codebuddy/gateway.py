@@ -4,10 +4,12 @@
 2. read the directives (``directives``; a bad one answers HTTP 400 "bad fake directive: ...");
 3. act out a proxy-level fault (``reset``, ``slow``, ``redirect``, ``html``, ``http``);
 4. auth (``auth``): failure answers HTTP 401 ``{"code": 401, "msg": "unauthorized: ...", ...}``;
-5. an injected business error (``code=``, ``nested=``);
-6. the request checks (``checks``);
-7. the prompt cache: what the request reads from it and writes to it (``billing``);
-8. the answer stream (``answer`` says what it holds and what it costs, ``stream`` how it is written).
+5. the key's frequency limit (``FakeCodeBuddy.limit``): HTTP 429 6004 naming the reset time, until it;
+6. an injected business error or refusal (``code=``, ``nested=``, ``refuse=``; only for ``for_model=`` when set);
+7. the request checks (``checks``);
+8. the prompt cache: what the request reads from it and writes to it (``billing``);
+9. the answer stream (``answer`` says what it holds and what it costs, ``stream`` how it is written);
+   ``refuse=softblock`` makes it the content-safety notice.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from .checks import validate
 from .codes import business_message, error_body, request_id
 from .directives import Faults, request_directives
 from .http import Gone, Request, abort, is_gone, phrase, send, send_json, sleep_watching
-from .models import picked
+from .models import input_window, picked
+from .refusals import REFUSALS, Said, frequency_limit
 from .state import FakeState
 from .stream import write_stream
+from .tokens import prompt_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +70,38 @@ def unauthorized_body(why: str) -> dict[str, Any]:
     }
 
 
-def _injected_error(f: Faults) -> tuple[int, dict[str, Any]] | None:
-    """The business error ``code=`` or ``nested=`` asks for: (HTTP status, body), or None."""
+def _limited(state: FakeState, req: Request, body: Any) -> tuple[int, dict[str, Any]] | None:
+    """HTTP 429 6004 for a key over its frequency limit (for this model), naming its reset time; or None."""
+    model = body.get("model") if isinstance(body, dict) else None
+    limit = state.limit_of(req.headers.get("x-api-key"), model)
+    if limit is None:
+        return None
+    msg = frequency_limit(limit.reset, limit.lang)
+    return 429, {"code": 6004, "msg": msg, "requestId": request_id(), "displayMsg": {"en": msg, "zh": msg}}
+
+
+def _said(body: Any) -> Said:
+    """What an injected refusal names: the model, its window M (128,000 for a model without one) and a prompt of
+    N = the request's own tokens + M, so that "prompt is too long: N tokens > M maximum" reads like the real one."""
+    body = body if isinstance(body, dict) else {}
+    messages = body.get("messages")
+    messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    model = str(body.get("model"))
+    window = input_window(model) or 128_000
+    return Said(model=model, prompt_tokens=prompt_tokens(messages) + window, window=window)
+
+
+def _injected_error(f: Faults, body: Any) -> tuple[int, dict[str, Any]] | None:
+    """The business error or refusal ``code=``, ``nested=`` or ``refuse=`` asks for: (HTTP status, body), or None
+    (also for another model than ``for_model=``'s, and for ``refuse=softblock``, an answer)."""
+    model = body.get("model") if isinstance(body, dict) else None
+    if f.for_model is not None and model != f.for_model:
+        return None
+    if f.refuse is not None:
+        refusal = REFUSALS[f.refuse]
+        if refusal.body is None:
+            return None
+        return f.status or refusal.status, refusal.body(_said(body))
     if f.code is not None:
         return f.status or 200, error_body(f.code)
     if f.nested is not None:
@@ -99,12 +133,18 @@ async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, wri
     if why is not None:
         return await send_json(writer, 401, unauthorized_body(why), keep_alive=keep)
 
-    injected = _injected_error(f)
+    limited = _limited(state, req, body)
+    if limited is not None:
+        return await send_json(writer, limited[0], limited[1], keep_alive=keep)
+
+    injected = _injected_error(f, body)
     if injected is not None:
         return await send_json(writer, injected[0], injected[1], keep_alive=keep)
 
     refusal = validate(body, state)
     if refusal is not None:
+        if refusal.body is not None:
+            return await send_json(writer, refusal.status or 400, refusal.body, keep_alive=keep)
         if refusal.status is not None:
             obj = {"code": refusal.code, "msg": refusal.msg, "requestId": request_id()}
             return await send_json(writer, refusal.status, obj, keep_alive=keep)
@@ -115,7 +155,8 @@ async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, wri
 
     model = f.model or picked(body["model"])
     cached = state.cache.use(body)  # read before the answer, written for the next request (billing)
-    ans = Answer(f, body, enc(model), uuid.uuid4().hex[:12] + "_", seed=req.body, cache=cached)
+    notice = f.refuse == "softblock" and (f.for_model is None or f.for_model == body["model"])
+    ans = Answer(f, body, enc(model), uuid.uuid4().hex[:12] + "_", seed=req.body, cache=cached, notice=notice)
     if is_gone(reader, writer):
         raise Gone
     try:

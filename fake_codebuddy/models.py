@@ -100,3 +100,10 @@ def config_row(model_id: str) -> dict[str, Any]:
         "name": model_id,
         "reasoning": {"supportedEfforts": list(efforts_of(model_id)), "canDisableThinking": True},
     }
+
+
+def input_window(model: str) -> int | None:
+    """The model's input window in tokens (its row's ``maxInputTokens``), or None for a model without one (``fake-``
+    ids and the constructor's extra models)."""
+    row = ACCOUNT_MODELS.get(model)
+    return int(row["maxInputTokens"]) if row is not None else None

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import shutil
 import ssl
@@ -43,7 +44,8 @@ from typing import Any, Generic, TypeVar, cast, overload
 from . import account, gateway
 from .directives import Faults, parse_faults
 from .http import HEADER_LIMIT, Gone, Request, read_request, send, send_json
-from .state import FakeState, RequestRecord
+from .refusals import reset_at
+from .state import FakeState, KeyLimit, RequestRecord
 from .tls import make_certificates, server_context
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ class FakeCodeBuddy:
 
     api_key: StateField[str | None] = StateField()
     models: StateField[frozenset[str]] = StateField()
+    limits: StateField[dict[str, KeyLimit]] = StateField()
     # what the server saw
     requests: StateField[list[RequestRecord]] = StateField("traffic")
     account_requests: StateField[list[RequestRecord]] = StateField("traffic")
@@ -160,6 +163,15 @@ class FakeCodeBuddy:
         """Apply directives (``"code=6004 status=429"``) to every following request; ``None`` clears them.  Raises
         ValueError for an unknown directive or a bad value."""
         self.state.faults = parse_faults(spec) if spec else Faults()
+
+    def limit(
+        self, key: str, seconds: float = 3600.0, *, model: str | None = None, lang: str = "zh"
+    ) -> datetime.datetime:
+        """Put ``key`` over its frequency limit for ``seconds`` (for every model, or only ``model``): its requests
+        get HTTP 429 6004 naming the reset time (UTC+8, ``lang`` "zh" or "en") until then. Returns the reset time."""
+        reset = reset_at(seconds)
+        self.state.limits[key] = KeyLimit(reset, model, lang)
+        return reset
 
     def issue_token(self, expires_in: int | None = None) -> tuple[str, str]:
         """A new (access token, refresh token) pair, accepted as a key until it expires."""

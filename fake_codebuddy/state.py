@@ -8,12 +8,13 @@ Routes change it only through its methods (``traffic.record``, ``account.issue_t
 * :class:`Account`: the login, discovery and credits endpoints' knobs (see ``account``) and what the login
   endpoints issued: access tokens with their expiry, refresh tokens, pending login states.
 * :class:`~.billing.PromptCache`: the prompt prefixes cached under each ``prompt_cache_key``.
-* :class:`FakeState`: all three, the accepted key (``api_key``), the extra models, the ``set_fault`` directives and the
-  fake's own URL.
+* :class:`FakeState`: all three, the accepted key (``api_key``), the extra models, the ``set_fault`` directives, the
+  keys over their frequency limit (``limits``, set by ``FakeCodeBuddy.limit``) and the fake's own URL.
 """
 
 from __future__ import annotations
 
+import datetime
 import enum
 import threading
 import time
@@ -37,9 +38,11 @@ class RequestRecord:
     headers: dict[str, str]
     body: Any
     """The parsed JSON body (``None`` when it was not valid JSON, and for account requests)."""
+    raw: bytes = b""
+    """The body as it arrived (chat requests)."""
 
     def __getitem__(self, key: str) -> Any:
-        if key in ("method", "path", "headers", "body"):
+        if key in ("method", "path", "headers", "body", "raw"):
             return getattr(self, key)
         if key == "json":
             return self.body
@@ -67,7 +70,7 @@ class Traffic:
         if self.max_requests <= 0:
             return
         with self._lock:
-            self.requests.append(RequestRecord(req.method, req.path, dict(req.headers), body))
+            self.requests.append(RequestRecord(req.method, req.path, dict(req.headers), body, req.body))
             if len(self.requests) > self.max_requests:
                 del self.requests[: max(1, self.max_requests // 10)]
 
@@ -166,6 +169,19 @@ class Account:
         return False
 
 
+@dataclass(frozen=True)
+class KeyLimit:
+    """A key over its frequency limit until ``reset`` (aware, UTC+8), for every model or only ``model``; 6004's
+    message in ``lang`` ("zh" or "en")."""
+
+    reset: datetime.datetime
+    model: str | None = None
+    lang: str = "zh"
+
+    def holds(self, model: Any, now: datetime.datetime) -> bool:
+        return now < self.reset and (self.model is None or self.model == model)
+
+
 @dataclass
 class FakeState:
     """Everything a running fake keeps; the routes' one view of the fake."""
@@ -178,10 +194,18 @@ class FakeState:
     """The directives ``set_fault`` applies to every request."""
     url: str = ""
     """``http(s)://HOST:PORT``, set by the server once it listens."""
+    limits: dict[str, KeyLimit] = field(default_factory=dict)
+    """Key -> its frequency limit: requests with it answer HTTP 429 6004 naming the reset time, until then."""
     traffic: Traffic = field(default_factory=Traffic)
     account: Account = field(default_factory=Account)
     cache: PromptCache = field(default_factory=PromptCache)
     """The prompt cache, per ``prompt_cache_key`` (``billing``)."""
+
+    def limit_of(self, key: str | None, model: Any, now: datetime.datetime | None = None) -> KeyLimit | None:
+        """The limit that holds for this key and model now, if any."""
+        found = self.limits.get(key) if key else None
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        return found if found is not None and found.holds(model, now) else None
 
     @classmethod
     def create(cls, api_key: str | None, models: Iterable[str] | None, max_requests: int) -> FakeState:

@@ -9,11 +9,12 @@ characters; whitespace 1 per 16.  On prose, code and JSON this comes out at or s
 left with a believable completion figure.
 
 Messages are priced like ``litellm.token_counter``: 4 tokens per message plus 3 for the reply, 85 per image
-(OpenAI's low-detail price) and each tool call's name and arguments plus 3.
+(OpenAI's low-detail price) and each tool call's name and arguments plus 3; tool definitions as their JSON text.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -73,6 +74,12 @@ def message_tokens(message: dict[str, Any]) -> int:
     return total
 
 
-def prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """The estimated prompt tokens of a chat request's messages."""
-    return PER_REPLY + sum(message_tokens(m) for m in messages)
+def tools_tokens(tools: Any) -> int:
+    """The estimated prompt tokens of a request's tool definitions (the gateway bills them as prompt): their JSON
+    text."""
+    return count_tokens(json.dumps(tools)) if isinstance(tools, list) and tools else 0
+
+
+def prompt_tokens(messages: list[dict[str, Any]], tools: Any = None) -> int:
+    """The estimated prompt tokens of a chat request's messages and tools."""
+    return PER_REPLY + tools_tokens(tools) + sum(message_tokens(m) for m in messages)

@@ -61,8 +61,9 @@ EXIT_CODES: tuple[ExitCode, ...] = (
     ExitCode(
         EXIT_FAILURE,
         "other failure",
-        "the gateway rejected the request as invalid (e.g. 11101, 11102, 11128; a deprecated model, 11141), "
-        "an HTTP 500, an answer of an unexpected shape, or a bug",
+        "the gateway rejected the request as invalid (e.g. 11101, 11102, 11135; a deprecated or unsupported model, "
+        "11141, 11103), refused it by its content checks (11128, the soft block) or as longer than the model's "
+        "window (11115, 4028), an HTTP 500, an answer of an unexpected shape, or a bug",
     ),
     ExitCode(EXIT_USAGE, "usage error", "a bad command line: an unknown option or value, no prompt, a bad --api-base"),
     ExitCode(
@@ -73,13 +74,14 @@ EXIT_CODES: tuple[ExitCode, ...] = (
     ExitCode(
         EXIT_AUTH,
         "authentication or permission refused",
-        "HTTP 401/403, 11140 (risk control), 14015, a refused login; "
+        "HTTP 401/403, 11140 (risk control), 14015, 12153, a refused login; "
         "14017, 11212, 11216 (the account has no usable plan)",
     ),
     ExitCode(
         EXIT_RATE_LIMIT,
         "rate limited or out of credits",
-        "HTTP 429, 6000-6008 (6004: frequency limit), 14018 and the other out-of-credit codes, 14003",
+        "HTTP 429, 6000-6008 (6004: frequency limit), the model's provider rate-limiting requests, 14018, 11114, "
+        "1005 and the other out-of-credit codes, 14003",
     ),
     ExitCode(
         EXIT_NETWORK,
@@ -138,7 +140,8 @@ def explain(exc: BaseException) -> tuple[int, str]:
     known = upstream.known if upstream is not None else None
     lines: list[str] = []
     if upstream is not None and known is not None:
-        lines.append(f"CodeBuddy error {upstream.code}: {known.meaning}.")
+        label = f"CodeBuddy error {upstream.code}" if upstream.code is not None else "CodeBuddy"
+        lines.append(f"{label}: {known.meaning}.")
         if known.hint:
             lines.append(f"What to do: {known.hint}.")
         if upstream.text:  # the meaning is already above: keep the gateway's own words and the requestId

@@ -43,6 +43,8 @@ class Call:
     """the coalescing window (:mod:`.window`; none unless asked for)"""
     policy: Policy = DEFAULT_POLICY
     """the caller's switches for what is sent: the derived cache key, ``drop_params``, JSON-schema validation"""
+    routed: bool = False
+    """called by a LiteLLM Router (the proxy, or a Router in the SDK): its metadata names a model group"""
     client: Any = field(default=None, repr=False, compare=False)
     logging_obj: Any = field(default=None, repr=False, compare=False)
     model_response: Any = field(default=None, repr=False, compare=False)
@@ -72,6 +74,7 @@ class Call:
         # what the caller asked for before LiteLLM merged max_tokens and max_completion_tokens (params.py)
         asked = getattr(logging_obj, "model_call_details", {}).get("optional_params")
         params = MappingProxyType(dict(smaller_limit(optional_params or {}, asked)))
+        metadata = deployment.get("metadata")
         return cls(
             model=model,
             messages=messages,
@@ -85,6 +88,7 @@ class Call:
             if stream
             else Window(),
             policy=_policy(params, deployment, stream=stream),
+            routed=isinstance(metadata, Mapping) and bool(metadata.get("model_group")),
             client=client,
             logging_obj=logging_obj,
             model_response=model_response,

@@ -24,7 +24,8 @@ from ..account.credentials import direct_key, resolve_key
 from ..endpoint import PROVIDER, credit_cost, redact_headers
 from .call import Call
 from .coalesce import async_source, sync_source
-from .errors import error_from_response, transport_error, undecodable_stream
+from .errors import error_from_response, routed_refusal, transport_error, undecodable_stream
+from .promptcount import PromptCounter
 from .pump import Pump
 from .request import PreparedRequest, prepare_request
 from .sse import SSEDecodeError
@@ -36,6 +37,8 @@ __all__ = ["CodeBuddyLLM"]
 logger = logging.getLogger(__name__)
 
 _STREAM_FAILURES = (httpx.HTTPError, SSEDecodeError)
+PROMPTS = PromptCounter()
+"""The local prompt count shared by every call of this process (bounded; holds digests and counts only)."""
 
 
 class _Exchange:
@@ -49,10 +52,17 @@ class _Exchange:
             call.model, call.messages, call.params, key, call.api_base, call.headers, call.policy
         )
         _log_request(call, prep)
-        messages = prep.body["messages"]
+        body, encoded = prep.body, prep.encoded
 
         def count_prompt() -> int:
-            return int(litellm.token_counter(messages=messages))
+            """The prompt as sent, tools included (only when the gateway's usage has no prompt_tokens)."""
+            return PROMPTS.count(
+                body["messages"],
+                body.get("tools"),
+                body.get("tool_choice"),
+                message_keys=encoded.message_json(),
+                tools_key=encoded.tools_json(),
+            )
 
         self.state = StreamState(
             prep.model, count_prompt, accumulate=accumulate, secrets=(key,), credit_cost=_credit_cost()
@@ -61,7 +71,7 @@ class _Exchange:
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         prep = self.prep
         return http.build_request(
-            "POST", prep.url, headers=prep.headers, content=json.dumps(prep.body), timeout=self.call.timeout
+            "POST", prep.url, headers=prep.headers, content=prep.encoded.content, timeout=self.call.timeout
         )
 
     def failed(self, exc: Exception) -> Exception:
@@ -234,5 +244,10 @@ class CodeBuddyLLM(CustomLLM):
         """An async generator (LiteLLM wraps it unawaited): the request goes out at the first ``__anext__``."""
         call = Call.from_litellm(model, messages, stream=True, **litellm_args)
         ex, resp = await self._open_async(call, accumulate=False)
-        async for chunk in self._chunks_async(ex, resp):
-            yield chunk
+        try:
+            async for chunk in self._chunks_async(ex, resp):
+                yield chunk
+        except (litellm.ContentPolicyViolationError, litellm.ContextWindowExceededError) as exc:
+            if call.routed and not ex.state.delivered:  # the Router's bridges fall back from its envelope only
+                raise routed_refusal(exc, ex.prep.model) from exc
+            raise

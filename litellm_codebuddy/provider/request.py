@@ -8,8 +8,8 @@ exception before anything is sent.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ __all__ = [
     "bad_request",
     "build_body",
     "build_headers",
+    "encode_body",
     "inline_schema",
     "normalise_messages",
     "prepare_request",
@@ -66,13 +67,38 @@ _NOT_SENT = frozenset(
 
 
 @dataclass(frozen=True)
+class EncodedBody:
+    """The request body serialised once, and where each message and the tools sit in those bytes."""
+
+    content: bytes
+    message_spans: tuple[tuple[int, int], ...]
+    tools_span: tuple[int, int] | None = None
+
+    def message_json(self) -> list[memoryview]:
+        """Each message's JSON as sent (views into :attr:`content`, nothing copied)."""
+        view = memoryview(self.content)
+        return [view[start:end] for start, end in self.message_spans]
+
+    def tools_json(self) -> memoryview | None:
+        """The tools' JSON as sent, or None when no tools are sent."""
+        if self.tools_span is None:
+            return None
+        return memoryview(self.content)[self.tools_span[0] : self.tools_span[1]]
+
+
+@dataclass(frozen=True)
 class PreparedRequest:
-    """Everything the handler needs to send one call: built without I/O, free of LiteLLM objects."""
+    """Everything the handler needs to send one call: built without I/O, free of LiteLLM objects.
+
+    ``body`` is what is sent, as objects (it shares the caller's unchanged messages and tools: read it, never
+    modify it); ``encoded`` is the same body as the bytes that go on the wire.
+    """
 
     url: str
     headers: dict[str, str]
     body: dict[str, Any]
     model: str
+    encoded: EncodedBody = field(repr=False, compare=False)
     api_key: str = field(repr=False)
 
     def __repr__(self) -> str:  # the key is never shown
@@ -129,22 +155,33 @@ def _text_of(content: Any) -> str:
 
 
 def _normalise_parts(content: Any, model: str, where: str) -> Any:
-    """Image parts exactly as the gateway wants them: ``{"type":"image_url","image_url":{"url":str}}``."""
+    """Image parts exactly as the gateway wants them: ``{"type":"image_url","image_url":{"url":str}}``.
+
+    The list (and each part) is the caller's own when nothing needs changing; otherwise a new list.
+    """
     if not isinstance(content, list):
         return content
-    out = []
-    for part in content:
+    out: list[Any] | None = None
+    for i, part in enumerate(content):
         if not isinstance(part, dict):
             raise bad_request(f"{where}: a content part must be an object, got {type(part).__name__}", model)
-        if part.get("type") == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            if not isinstance(url, str) or not url:
-                raise bad_request(f"{where}: an image_url part needs a URL string", model)
-            out.append({"type": "image_url", "image_url": {"url": url}})
+        if part.get("type") != "image_url":
+            if out is not None:
+                out.append(part)
+            continue
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        if not isinstance(url, str) or not url:
+            raise bad_request(f"{where}: an image_url part needs a URL string", model)
+        if len(part) == 2 and isinstance(image, dict) and len(image) == 1:
+            shaped = part  # already {"type": "image_url", "image_url": {"url": url}}
         else:
-            out.append(part)
-    return out
+            shaped = {"type": "image_url", "image_url": {"url": url}}
+        if out is None and shaped is not part:
+            out = content[:i]
+        if out is not None:
+            out.append(shaped)
+    return content if out is None else out
 
 
 def validate_messages(messages: Any, model: str = "") -> None:
@@ -198,6 +235,9 @@ def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[
       (docs/gateway.md#image-parts);
     - the order of everything else is kept, so the gateway's prefix cache keeps hitting
       (docs/gateway.md#message-order-kept).
+
+    A message that needs no change is the caller's own object (nothing is copied); a changed one is a new dict.
+    The caller's messages are never modified.
     """
     system_texts: list[str] = []
     out: list[dict[str, Any]] = []
@@ -212,7 +252,9 @@ def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[
             has_calls = bool(original.get("tool_calls")) or bool(original.get("function_call"))
             if _is_empty(content) and not has_calls:
                 continue
-            msg = {k: v for k, v in original.items() if k not in ("reasoning_content", "thinking_blocks")}
+            msg = original
+            if "reasoning_content" in original or "thinking_blocks" in original:
+                msg = {k: v for k, v in original.items() if k not in ("reasoning_content", "thinking_blocks")}
             if out and out[-1].get("role") == "assistant":
                 out[-1] = _merge_assistant(out[-1], msg)
                 continue
@@ -220,10 +262,8 @@ def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[
             continue
         if role == "user" and _is_empty(content):
             continue
-        msg = dict(original)
-        if isinstance(content, list):
-            msg["content"] = _normalise_parts(content, model, f"messages[{i}]")
-        out.append(msg)
+        parts = _normalise_parts(content, model, f"messages[{i}]")
+        out.append(original if parts is content else {**original, "content": parts})
     system = "\n\n".join(system_texts) if system_texts else DEFAULT_SYSTEM_PROMPT
     return [{"role": "system", "content": system}, *out]
 
@@ -247,8 +287,12 @@ def inline_schema(schema: Any) -> Any:
 
     Local references (``#/$defs/X``, ``#/definitions/X``, ``#``) are inlined; a recursive reference is cut
     to ``{"type": "object"}`` at its second appearance on one path; ``allOf`` members are merged.
+
+    Nothing is copied that does not change: a schema without those keys is returned as it is (the same object),
+    and otherwise only the objects and lists on the way to a change are new; the rest, inlined definitions
+    included, is shared with ``schema``. ``schema`` itself is never modified.
     """
-    if not isinstance(schema, dict):
+    if not isinstance(schema, dict) or not _has_schema_keys(schema):
         return schema
     root = schema
 
@@ -265,8 +309,9 @@ def inline_schema(schema: Any) -> Any:
 
     def walk(node: Any, seen: tuple[str, ...]) -> Any:
         if isinstance(node, list):
-            return [walk(item, seen) for item in node]
-        if not isinstance(node, dict):
+            items = [walk(item, seen) for item in node]
+            return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+        if not isinstance(node, dict) or not _has_schema_keys(node):
             return node
         if "$ref" in node and isinstance(node["$ref"], str):
             ref = node["$ref"]
@@ -288,7 +333,23 @@ def inline_schema(schema: Any) -> Any:
                 out = _merge_schema(out, member)
         return out
 
-    return walk(copy.deepcopy(schema), ())
+    return walk(schema, ())
+
+
+def _has_schema_keys(node: Any) -> bool:
+    """Whether ``node`` or anything inside it has a ``$ref``, ``$defs``, ``definitions`` or ``allOf`` key."""
+    if isinstance(node, dict):
+        if "$ref" in node or "$defs" in node or "definitions" in node or "allOf" in node:
+            return True
+        values: Any = node.values()
+    elif isinstance(node, list):
+        values = node
+    else:
+        return False
+    for value in values:
+        if type(value) is not str and _has_schema_keys(value):  # most of a schema is strings: skipped at once
+            return True
+    return False
 
 
 def _merge_schema(base: dict[str, Any], extra: Any) -> dict[str, Any]:
@@ -339,11 +400,17 @@ def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[d
             raise bad_request(f"tool_choice names {name!r}, which is not among the tools given", model)
         tools, tool_choice = chosen, "required"
     out = []
-    for tool in tools:
-        fn = dict(tool["function"])
-        if "parameters" in fn:
-            fn["parameters"] = inline_schema(fn["parameters"])
-        out.append({**tool, "type": "function", "function": fn})
+    for i, tool in enumerate(tools):
+        fn = tool["function"]
+        params = fn.get("parameters")
+        try:
+            inlined = inline_schema(params)
+        except RecursionError:
+            raise bad_request(f"tools[{i}].function.parameters is nested too deeply", model) from None
+        if inlined is not params:
+            fn = {**fn, "parameters": inlined}
+        # the caller's tool itself when nothing changes (``type`` may be missing: "function" is the default)
+        out.append(tool if fn is tool["function"] and "type" in tool else {**tool, "type": "function", "function": fn})
     return out, tool_choice
 
 
@@ -391,7 +458,9 @@ def prepare_request(
     headers = build_headers(api_key, {**(optional_params.get("extra_headers") or {}), **(extra_headers or {})})
     body = build_body(model, messages, optional_params, policy)
     _cache_key(body, api_key, policy, model)
-    return PreparedRequest(url=url, headers=headers, body=body, model=model, api_key=api_key)
+    return PreparedRequest(
+        url=url, headers=headers, body=body, model=model, api_key=api_key, encoded=encode_body(body, model)
+    )
 
 
 def _cache_key(body: dict[str, Any], api_key: str, policy: Policy, model: str) -> None:
@@ -404,3 +473,65 @@ def _cache_key(body: dict[str, Any], api_key: str, policy: Policy, model: str) -
         body["prompt_cache_key"] = given
     elif policy.auto_cache_key:
         body["prompt_cache_key"] = derive_cache_key(api_key, body)
+
+
+# ---------------------------------------------------------------- the bytes
+
+
+def _unserialisable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"), check_circular=False)``: the C encoder made once, not once per
+    call (the body's messages are encoded one by one), or the pure-Python one where there is no C encoder."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+    encode = make(None, _unserialisable, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode = _json_encoder()
+
+
+def encode_body(body: Mapping[str, Any], model: str = "") -> EncodedBody:
+    """``body`` as compact JSON bytes (``json.dumps(body, separators=(",", ":"))``, ASCII), serialised once.
+
+    Each message is serialised on its own and joined in place, so the prompt count can key each message by its
+    JSON as sent (``EncodedBody.message_json``) without serialising anything again. A value JSON cannot hold
+    raises BadRequestError before anything is sent.
+    """
+    pieces: list[str] = []
+    size = 0
+    message_spans: list[tuple[int, int]] = []
+    tools_span: tuple[int, int] | None = None
+    try:
+        for key, value in body.items():
+            head = ("," if pieces else "{") + _encode(key) + ":"
+            pieces.append(head)
+            size += len(head)
+            if key == "messages" and isinstance(value, list):
+                pieces.append("[")
+                size += 1
+                for i, message in enumerate(value):
+                    if i:
+                        pieces.append(",")
+                        size += 1
+                    text = _encode(message)
+                    pieces.append(text)
+                    message_spans.append((size, size + len(text)))
+                    size += len(text)
+                pieces.append("]")
+                size += 1
+                continue
+            text = _encode(value)
+            if key == "tools":
+                tools_span = (size, size + len(text))
+            pieces.append(text)
+            size += len(text)
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: a structure that contains itself
+        raise bad_request(f"the request cannot be sent as JSON: {exc}", model) from None
+    pieces.append("}" if pieces else "{}")
+    # ensure_ascii: every character is one byte, so the spans counted in characters are byte offsets
+    return EncodedBody("".join(pieces).encode("ascii"), tuple(message_spans), tools_span)

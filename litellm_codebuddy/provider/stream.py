@@ -13,7 +13,14 @@ takes as the response's cost on both paths (and the proxy as its spend); plain r
 ``_hidden_params["response_cost"]``.
 
 Events that arrived together (one network read) are merged into one chunk: LiteLLM's stream wrapper costs
-about the same per chunk whatever the chunk holds, and nothing that is ready is held back.
+about the same per chunk whatever the chunk holds, and nothing that is ready is held back, with one exception: the
+content-safety soft block. The gateway refuses some inputs with a 200 stream whose whole content is a fixed notice
+(:data:`~.errors.SOFT_BLOCK_NOTICE`); it must never reach a caller as the model's answer. So while everything
+received so far could still be that notice (no reasoning, no tool call, and the text a prefix of it), the text is
+held back; the first event that cannot be the notice releases it, in the same chunk. When the answer ends and its
+whole content was the notice (or it was empty and finished with ``content_filter``), ``ContentPolicyViolationError``
+is raised before anything was handed on, so the proxy answers with the status and a Router's content-policy
+fallbacks run. A ``content_filter`` finish after real content is passed on as it is.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from litellm.types.utils import (
 )
 
 from ..endpoint import PROVIDER, redact
-from .errors import error_from_body, is_error_body
+from .errors import error_from_body, is_error_body, is_soft_block, may_be_soft_block, soft_block_error
 
 __all__ = ["StreamState", "credits_cost", "normalise_usage"]
 
@@ -174,6 +181,9 @@ class StreamState:
         self.delivered = False  # a delta chunk has been handed on (the coalescing window starts after it)
         # an error met in a batch after content: the content is handed on first, then this is raised
         self.pending_error: Exception | None = None
+        # the soft block: True while everything received could still be the notice (its text is held back)
+        self.screening = True
+        self.held = ""
         # tool calls: our index per upstream id, and per upstream index the latest of ours
         self._pos_by_id: dict[str, int] = {}
         self._pos_by_index: dict[Any, int] = {}
@@ -246,16 +256,38 @@ class StreamState:
                 if finish:
                     self.finish_reason = finish
         chunks: list[Any] = []
+        if self.accumulate:
+            self.content.extend(text)
+            self.reasoning.extend(thinking)
+            return chunks
+        if self.screening:
+            text = self._screen(text, bool(thinking or calls))
         if text or thinking or calls:
-            if self.accumulate:
-                self.content.extend(text)
-                self.reasoning.extend(thinking)
-            else:
-                chunks.append(self._delta_chunk("".join(text), "".join(thinking), list(calls.values())))
-                self.delivered = True
-        if not self.accumulate and not self.finished_sent and self.finish_reason and (self.usage_raw or self.done):
+            chunks.append(self._delta_chunk("".join(text), "".join(thinking), list(calls.values())))
+            self.delivered = True
+        if not self.finished_sent and self.finish_reason and (self.usage_raw or self.done):
             chunks.append(self.finish_chunk())
         return chunks
+
+    def _screen(self, text: list[str], other: bool) -> list[str]:
+        """The text of this batch to hand on: none while everything received could still be the soft block's
+        notice; once it cannot, the held text with this batch's. Raises at the end of an answer that was the
+        notice (or empty and finished with ``content_filter``)."""
+        held = self.held + "".join(text)
+        ended = bool(self.finish_reason) or self.done
+        if not other and not ended and may_be_soft_block(held):
+            self.held = held
+            return []
+        self.held = ""
+        self.screening = False
+        if not other and ended:
+            self._refuse_soft_block(held)
+        return [held] if held else []
+
+    def _refuse_soft_block(self, content: str) -> None:
+        """Raise when a whole answer (no reasoning, no tool calls) is the soft block."""
+        if is_soft_block(content) or (not content and self.finish_reason == "content_filter"):
+            raise soft_block_error(self.model, finish_reason=self.finish_reason, request_id=self.response_id)
 
     def _event(self, data: str) -> dict[str, Any] | Exception:
         """One payload as an event object, or the exception it stands for (an error object, or not JSON)."""
@@ -365,6 +397,8 @@ class StreamState:
         Neither: APIConnectionError, never a silent partial answer.
         """
         self.check()
+        if self.accumulate and not self.reasoning and not self._ids:
+            self._refuse_soft_block("".join(self.content))
         if not (self.finish_reason or self.done):
             raise litellm.APIConnectionError(
                 message=(

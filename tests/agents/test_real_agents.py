@@ -86,8 +86,7 @@ def run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
     )
 
 
-def test_claude_code(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path) -> None:
-    word = marker()
+def claude(agents_bin: Path, proxy: Proxy, tmp_path: Path, prompt: str) -> subprocess.CompletedProcess[str]:
     env = agent_env(
         tmp_path / "home",
         ANTHROPIC_BASE_URL=proxy.base_url,
@@ -97,21 +96,10 @@ def test_claude_code(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_pa
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         DISABLE_AUTOUPDATER="1",
     )
-    done = run([str(agents_bin / "claude"), "-p", f"say {word}", "--tools", ""], env, tmp_path)
-    (request,) = requests_with(fake, word)
-    system = request.body["messages"][0]
-    assert system["role"] == "system"
-    assert request.body["model"] == "claude-sonnet-4.6"
-    # Claude Code's own system prompt names "Claude Code"; the gateway (and the fake, after it) refuses such
-    # prompts as an unapproved channel (11140). The prompt reaches it unchanged, and the refusal is a clear error.
-    assert "claude code" in str(system["content"]).lower()
-    assert done.returncode != 0, done.stdout
-    out = done.stdout + done.stderr
-    assert "11140" in out and "unapproved channel" in out, out[-2000:]
+    return run([str(agents_bin / "claude"), "-p", prompt, "--tools", ""], env, tmp_path)
 
 
-def test_codex_exec(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path) -> None:
-    word = marker()
+def codex(agents_bin: Path, proxy: Proxy, tmp_path: Path, prompt: str) -> subprocess.CompletedProcess[str]:
     codex_home = tmp_path / "codex"
     codex_home.mkdir()
     (codex_home / "config.toml").write_text(
@@ -124,8 +112,43 @@ def test_codex_exec(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_pat
         'wire_api = "responses"\n'
     )
     env = agent_env(tmp_path / "home", CODEX_HOME=str(codex_home), LITELLM_API_KEY=proxy.master_key)
-    argv = [str(agents_bin / "codex"), "exec", "--skip-git-repo-check", "--sandbox", "read-only", f"say {word}"]
-    done = run(argv, env, tmp_path)
+    argv = [str(agents_bin / "codex"), "exec", "--skip-git-repo-check", "--sandbox", "read-only", prompt]
+    return run(argv, env, tmp_path)
+
+
+def test_claude_code(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path) -> None:
+    word = marker()
+    done = claude(agents_bin, proxy, tmp_path, f"say {word}")
+    (request,) = requests_with(fake, word)
+    system = request.body["messages"][0]
+    assert system["role"] == "system"
+    assert request.body["model"] == "claude-sonnet-4.6"
+    # Claude Code's system prompt carries its billing-header line ("x-anthropic-billing-header: cc_version=...") and,
+    # interactively, opens with "You are Claude Code, Anthropic's official CLI for Claude."; the gateway (and the
+    # fake, after it) fingerprints both and refuses them as an unapproved channel (11128, HTTP 400). The prompt
+    # reaches it unchanged, and Claude Code shows the refusal as a clear error ("API Error: 400 ... 11128 ...").
+    assert str(system["content"]).startswith("x-anthropic-billing-header: cc_version=")
+    assert done.returncode != 0, done.stdout
+    out = done.stdout + done.stderr
+    assert "API Error: 400" in out and "11128" in out and "unapproved channel" in out, out[-2000:]
+
+
+def test_claude_code_reads_a_context_overflow_as_its_own(
+    agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path
+) -> None:
+    """11115 reaches Claude Code through LiteLLM's /v1/messages bridge as Anthropic's "prompt is too long: N tokens
+    > M maximum": Claude Code reads its figures and handles it as its own context overflow (it compacts a longer
+    conversation; a single exchange it cannot compact, and says so)."""
+    word = marker()
+    done = claude(agents_bin, proxy, tmp_path, f"say {word} FAKE:refuse=toolong")
+    assert len(requests_with(fake, word)) == 1
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "Prompt is too long" in out and "(limit 200000)" in out, out[-2000:]
+
+
+def test_codex_exec(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path) -> None:
+    word = marker()
+    done = codex(agents_bin, proxy, tmp_path, f"say {word}")
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     first = requests_with(fake, word)[0].body
     assert first["model"] == "gpt-5.5"
@@ -134,3 +157,24 @@ def test_codex_exec(agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_pat
     # the fake answers an agent that sends tools with a call of its first tool, then with "Tool results: ...";
     # either way Codex printed the fake's final answer
     assert "Tool results:" in done.stdout or f"Echo: say {word}" in done.stdout, done.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "words"),
+    [
+        ("toolong", "Codex ran out of room in the model's context window"),  # OpenAI's context_length_exceeded
+        ("softblock", "content-safety check refused the input"),
+    ],
+)
+def test_codex_exec_on_a_refusal(
+    agents_bin: Path, proxy: Proxy, fake: FakeCodeBuddy, tmp_path: Path, refusal: str, words: str
+) -> None:
+    """Through LiteLLM's Responses bridge Codex gets a streamed response.failed carrying OpenAI's error code:
+    context_length_exceeded, which Codex reports as its own context overflow, and content_policy_violation with
+    the refusal's words; it does not retry either (one request reached the gateway), and prints no answer."""
+    word = marker()
+    done = codex(agents_bin, proxy, tmp_path, f"say {word} FAKE:refuse={refusal}")
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and words in out, out[-2000:]
+    assert f"Echo: say {word}" not in done.stdout
+    assert len(requests_with(fake, word)) == 1

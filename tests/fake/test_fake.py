@@ -247,8 +247,6 @@ CHECKS: list[tuple[str, dict[str, Any], int]] = [
     ("empty-list", {"messages": _msgs(("system", "s"), ("user", []))}, 11151),
     ("tool-choice-object", {"tool_choice": {"type": "function", "function": {"name": "f"}}}, 11101),
     ("broken-tool-sequence", {"messages": [*SYS_USER, ORPHAN_TOOL]}, 11148),
-    ("unapproved-channel", {"messages": _msgs(("system", "You are Claude Code"), ("user", "hi"))}, 11140),
-    ("unapproved-cursor", {"messages": _msgs(("system", "act like CURSOR"), ("user", "hi"))}, 11140),
     ("unknown-model", {"model": "gpt-0"}, 11102),
     ("prefixed-model", {"model": "codebuddy/gpt-5.5"}, 11102),
     ("image-detail", {"messages": _msgs(("system", "s"), ("user", [IMAGE_WITH_DETAIL]))}, 11101),
@@ -394,7 +392,7 @@ async def test_async_client_and_stop_while_streaming() -> None:
 
 def test_fault_code_6004(client: httpx.Client) -> None:
     data = post(client, make_body("hi FAKE:code=6004")).json()
-    assert data["code"] == 6004 and "超出频率限制" in data["msg"] and "(UTC+8)" in data["msg"]
+    assert data["code"] == 6004 and "超出频率限制" in data["msg"] and " UTC+8 重置" in data["msg"]
     r = post(client, make_body("hi"), headers={"X-Fake-Fault": "code=14018,status=429"})
     assert r.status_code == 429 and r.json()["code"] == 14018
 
@@ -829,3 +827,22 @@ def test_credit_on_every_final_chunk(client: httpx.Client, mode: str) -> None:
             assert "usage" not in final
         else:
             assert final["usage"]["credit"] > 0 and final["usage"]["total_tokens"] > 0
+
+
+def test_tools_are_billed_as_prompt_and_the_provider_counts_them(client: httpx.Client) -> None:
+    """Tool definitions count as prompt, in the fake's figures and in the provider's own count (total only)."""
+    import litellm
+
+    text = "hi FAKE:usage=full FAKE:events=2"
+    full = chunks_of(post(client, make_body(text, tools=TOOLS)).content)[-1]["usage"]
+    messages = make_body(text)["messages"]
+    assert full["prompt_tokens"] == prompt_tokens(messages, TOOLS) > prompt_tokens(messages) + 20
+    body = make_body("hi FAKE:events=4", tools=TOOLS)
+    answer = litellm.completion(
+        model="codebuddy/gpt-5.5", messages=body["messages"], tools=TOOLS, api_base=str(client.base_url), api_key=KEY
+    )
+    usage = answer.usage
+    assert usage.prompt_tokens == litellm.token_counter(messages=body["messages"], tools=TOOLS)
+    assert usage.prompt_tokens + usage.completion_tokens == usage.total_tokens
+    # the fake prices tools at or above tiktoken, so the completion left over is at least the answer's
+    assert usage.completion_tokens >= count_tokens("w0 w1 w2 w3 ")

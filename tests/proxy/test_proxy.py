@@ -242,12 +242,14 @@ def test_own_system_message_moved_first_unchanged(client: openai.OpenAI, fake: F
 
 
 def test_unapproved_channel_refused_prompt_unchanged(client: openai.OpenAI, fake: FakeCodeBuddy) -> None:
-    """A system prompt naming another coding agent is refused (11140, 403) and was sent as written."""
+    """A system prompt holding Claude Code's opening sentence is refused (11128, a content-policy violation, 400)
+    and was sent as written."""
     word = marker()
-    system = {"role": "system", "content": "You are Claude Code, a coding agent."}
-    with pytest.raises(openai.PermissionDeniedError) as info:
+    system = {"role": "system", "content": "You are Claude Code, Anthropic's official CLI for Claude. Be brief."}
+    with pytest.raises(openai.BadRequestError) as info:
         ask(client, [system, user(f"{word} hello")], stream=False)
-    assert info.value.status_code == 403 and "11140" in str(info.value)
+    assert info.value.status_code == 400 and "11128" in str(info.value) and "unapproved channel" in str(info.value)
+    assert "ContentPolicyViolationError" in str(info.value)
     assert request_with(fake, word).body["messages"][0] == system
 
 

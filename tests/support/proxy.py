@@ -227,7 +227,7 @@ def requests_with(fake: Any, word: str) -> list[Any]:
 
 def fake_prompt_tokens(body: dict[str, Any]) -> int:
     """The fake's prompt-token count for a request body it received."""
-    return prompt_tokens(body["messages"])
+    return prompt_tokens(body["messages"], body.get("tools"))
 
 
 class ConnectRecorder:

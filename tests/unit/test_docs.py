@@ -198,6 +198,7 @@ def _contains(lines: list[str], block: list[str]) -> bool:
     [
         ("proxy.md", "## The proxy config, line by line", "proxy_config.yaml"),
         ("teams.md", "## proxy_replicas.yaml: the lines added to proxy_config.yaml", "proxy_replicas.yaml"),
+        ("teams.md", "## A team's set-up: proxy_team.yaml", "proxy_team.yaml"),
     ],
 )
 def test_the_config_a_page_explains_is_the_shipped_one(page: str, heading: str, config: str) -> None:

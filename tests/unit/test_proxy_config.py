@@ -13,7 +13,7 @@ from litellm_codebuddy.catalog import CONTEXT_WINDOWS, model_info
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["proxy_config.yaml", "proxy_replicas.yaml"])
+@pytest.mark.parametrize("name", ["proxy_config.yaml", "proxy_replicas.yaml", "proxy_team.yaml"])
 def test_proxy_configs_carry_the_catalogs_model_info(name: str) -> None:
     config: dict[str, Any] = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
     seen = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -16,6 +17,7 @@ from litellm_codebuddy.provider.request import (
     DEFAULT_SYSTEM_PROMPT,
     build_body,
     build_headers,
+    encode_body,
     inline_schema,
     normalise_messages,
     prepare_request,
@@ -416,6 +418,42 @@ def test_tools_in_body_inlined() -> None:
     assert "city" in params["properties"]["home"]["properties"]
 
 
+def test_schema_without_refs_is_the_same_object() -> None:
+    plain = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string"}}}}
+    assert inline_schema(plain) is plain
+    assert inline_schema({"type": "string"}) == {"type": "string"}
+
+
+def test_inlining_copies_only_the_paths_it_changes() -> None:
+    untouched = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    schema = {
+        "type": "object",
+        "$defs": {"Zip": {"type": "string"}},
+        "properties": {"plain": untouched, "zip": {"$ref": "#/$defs/Zip"}, "list": {"type": "array"}},
+    }
+    before = copy.deepcopy(schema)
+    out = inline_schema(schema)
+    assert out is not schema and out["properties"] is not schema["properties"]
+    assert out["properties"]["plain"] is untouched  # shared, not copied
+    assert out["properties"]["list"] is schema["properties"]["list"]
+    assert out["properties"]["zip"] == {"type": "string"}
+    assert "$defs" not in out
+    assert schema == before  # the caller's schema is untouched
+
+
+def test_tools_forwarded_as_they_are_unless_changed() -> None:
+    plain, with_ref = tool("plain", {"type": "object"}), tool("refs", SCHEMA_WITH_REFS)
+    untyped = {"function": {"name": "untyped"}}
+    before = copy.deepcopy([plain, with_ref, untyped])
+    out, _ = prepare_tools([plain, with_ref, untyped], None)
+    assert out is not None
+    assert out[0] is plain
+    assert out[1] is not with_ref and "$defs" not in out[1]["function"]["parameters"]
+    assert out[1]["function"]["description"] == "refs tool"
+    assert out[2] == {"type": "function", "function": {"name": "untyped"}}
+    assert [plain, with_ref, untyped] == before
+
+
 # ---------------------------------------------------------------- the whole request
 
 
@@ -430,3 +468,118 @@ def test_prepare_request_checks_key_before_anything(monkeypatch: pytest.MonkeyPa
     # the key is resolved (by the handler) before the request is built: with none, nothing else happens
     with pytest.raises(litellm.AuthenticationError):
         codebuddy_llm.completion(model="gpt-5.5", messages=[{"role": "user", "content": "x"}], optional_params={})
+
+
+def test_unchanged_messages_are_the_callers_own_objects() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    user = {
+        "role": "user",
+        "content": [{"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": "u"}}],
+    }
+    assistant = {"role": "assistant", "content": None, "tool_calls": [call]}
+    result = {"role": "tool", "tool_call_id": "c1", "content": "ok"}
+    out = normalise_messages([{"role": "system", "content": "s"}, user, assistant, result])
+    assert out[1] is user and out[2] is assistant and out[3] is result
+
+
+def test_changed_messages_are_new_and_the_callers_are_untouched() -> None:
+    messages = [
+        {"role": "system", "content": "s1"},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://i/a.png", "detail": "low"}}]},
+        {"role": "assistant", "content": "a", "reasoning_content": "r", "thinking_blocks": [{"type": "thinking"}]},
+        {"role": "assistant", "content": "b"},
+        {"role": "developer", "content": [{"type": "text", "text": "s2"}]},
+        {"role": "user", "content": ""},
+        {"role": "user", "content": [{"type": "text", "text": "t"}, {"type": "image_url", "image_url": "data:x"}]},
+    ]
+    before = copy.deepcopy(messages)
+    out = normalise_messages(messages)
+    assert messages == before
+    assert out[1] is not messages[1] and out[1]["content"][0] == {
+        "type": "image_url",
+        "image_url": {"url": "https://i/a.png"},
+    }
+    assert out[2] == {"role": "assistant", "content": "a\nb"}
+    assert out[3]["content"][0] is messages[6]["content"][0]  # the text part is shared, the list is new
+    assert out[3]["content"][1] == {"type": "image_url", "image_url": {"url": "data:x"}}
+
+
+def test_prepare_request_leaves_the_callers_objects_as_they_were() -> None:
+    tools = [tool("refs", SCHEMA_WITH_REFS), tool("plain")]
+    messages = [
+        {"role": "developer", "content": "rules"},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://i/a.png", "detail": "high"}}]},
+        {"role": "assistant", "content": "x", "reasoning_content": "r"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {}}]},
+        {"role": "tool", "tool_call_id": "c", "content": "done"},
+    ]
+    params = {"tools": tools, "tool_choice": {"type": "function", "function": {"name": "refs"}}, "temperature": 0}
+    before = copy.deepcopy((messages, params))
+    prep = prepare_request("gpt-5.5", messages, params, KEY, None)
+    assert (messages, params) == before
+    assert json.loads(prep.encoded.content) == prep.body
+
+
+# ---------------------------------------------------------------- the bytes sent
+
+
+def test_body_serialised_once_with_each_message_in_place() -> None:
+    messages = [
+        {"role": "user", "content": 'héllo ✓ "quoted" 🚀'},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {}}]},
+        {"role": "tool", "tool_call_id": "c", "content": "r"},
+    ]
+    prep = prepare_request("gpt-5.5", messages, {"tools": [tool("t")], "temperature": 0.5}, KEY, None)
+    enc = prep.encoded
+    assert enc.content == json.dumps(prep.body, separators=(",", ":")).encode()
+    assert enc.content.isascii()
+    assert [json.loads(bytes(v)) for v in enc.message_json()] == prep.body["messages"]
+    tools_json = enc.tools_json()
+    assert tools_json is not None and json.loads(bytes(tools_json)) == prep.body["tools"]
+    assert prepare_request("gpt-5.5", messages, {}, KEY, None).encoded.tools_json() is None
+
+
+def test_encode_body_of_any_shape() -> None:
+    for body in ({}, {"messages": []}, {"model": "m", "messages": [{"a": 1}], "x": [1, 2]}):
+        enc = encode_body(body)
+        assert json.loads(enc.content) == body
+        assert len(enc.message_spans) == len(body.get("messages", []))
+
+
+def test_a_body_json_cannot_hold_is_a_bad_request() -> None:
+    with pytest.raises(litellm.BadRequestError) as info:
+        prepare_request("gpt-5.5", [{"role": "user", "content": "x"}], {"temperature": object()}, KEY, None)
+    assert "JSON" in str(info.value)
+    assert KEY not in str(info.value)
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(litellm.BadRequestError):
+        prepare_request("gpt-5.5", [{"role": "user", "content": "x"}], {"response_format": loop}, KEY, None)
+
+
+def test_the_json_encoder_with_and_without_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    from litellm_codebuddy.provider import request
+
+    value = {"a": [1, 2.5, None, True, 'é\n"x"'], "b": {"c": float("inf")}}
+    expected = json.dumps(value, separators=(",", ":"))
+    assert request._json_encoder()(value) == expected
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    assert request._json_encoder()(value) == expected
+
+
+def test_the_body_forwards_unchanged_objects_as_they_are() -> None:
+    plain_tool, user = tool("plain"), {"role": "user", "content": "hi"}
+    params = {"tools": [plain_tool], "stop": ["END", "STOP"], "metadata_for_gateway": {"a": [1, 2]}}
+    b = build_body("gpt-5.5", [user], params)
+    assert b["messages"][1] is user
+    assert b["tools"][0] is plain_tool
+    assert b["stop"] is params["stop"] and b["metadata_for_gateway"] is params["metadata_for_gateway"]
+
+
+def test_a_schema_nested_too_deeply_is_a_bad_request() -> None:
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(5000):
+        deep = {"type": "object", "properties": {"x": deep}}
+    with pytest.raises(litellm.BadRequestError) as info:
+        prepare_tools([tool("deep", deep)], None)
+    assert "tools[0]" in str(info.value)

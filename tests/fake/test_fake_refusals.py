@@ -1,0 +1,421 @@
+"""The gateway's refusals and limits as the fake acts them out (``fake_codebuddy.refusals``), and what a caller of
+the provider meets for each, through the fake: the SDK on its four paths, and a ``litellm.Router`` with
+content-policy and context-window fallbacks and a model group of two keys."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import litellm
+import pytest
+
+from fake_codebuddy import FakeCodeBuddy
+from fake_codebuddy.refusals import REFUSALS, UTC8
+from fake_codebuddy.refusals import SOFT_BLOCK_NOTICE as FAKE_NOTICE
+from fake_codebuddy.tokens import prompt_tokens
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS
+from litellm_codebuddy.provider.errors import SOFT_BLOCK, SOFT_BLOCK_NOTICE, TOO_LONG, reset_delay, upstream_of
+
+from support.upstream import MODES, STREAM_MODES, unwrap
+
+KEY = "ck_test.secret"
+KEY_A, KEY_B = "ck_teamA.secretA", "ck_teamB.secretB"
+CLAUDE_CODE = "You are Claude Code, Anthropic's official CLI for Claude."
+CODEX = "You are a coding agent running in the Codex CLI, a terminal-based coding assistant."
+BILLING = "x-anthropic-billing-header: cc_version=2.1.197; cc_entrypoint=sdk-cli;"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeCodeBuddy]:
+    with FakeCodeBuddy() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(fake: FakeCodeBuddy) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {KEY}", "X-API-Key": KEY}
+    with httpx.Client(base_url=fake.base_url, headers=headers, timeout=30) as c:
+        yield c
+
+
+def body(*messages: tuple[str, Any], model: str = "gpt-5.5") -> dict[str, Any]:
+    msgs = [{"role": role, "content": content} for role, content in messages]
+    if msgs[0]["role"] != "system":
+        msgs.insert(0, {"role": "system", "content": "You are a helpful assistant."})
+    return {"model": model, "stream": True, "messages": msgs}
+
+
+def content_of(raw: bytes) -> tuple[str, str]:
+    """(content, finish_reason) of a stream body."""
+    text, finish = [], ""
+    for line in raw.decode().splitlines():
+        if line.startswith("data: ") and line != "data: [DONE]":
+            choice = json.loads(line[6:])["choices"][0]
+            text.append(choice["delta"].get("content") or "")
+            finish = choice.get("finish_reason") or finish
+    return "".join(text), finish
+
+
+def test_the_fakes_notice_is_the_providers() -> None:
+    assert FAKE_NOTICE == SOFT_BLOCK_NOTICE
+
+
+# ---------------------------------------------------------------- the channel phrases
+
+
+@pytest.mark.parametrize("role", ["system", "assistant"])
+@pytest.mark.parametrize("phrase", [CLAUDE_CODE, CODEX, "Built with OhMyOpenCode.", BILLING])
+def test_channel_phrases_in_system_or_assistant_text_are_refused(client: httpx.Client, role: str, phrase: str) -> None:
+    turns = [("system", phrase), ("user", "hi")] if role == "system" else [("user", "a"), (role, phrase), ("user", "b")]
+    r = client.post("/chat/completions", json=body(*turns))
+    assert r.status_code == 400
+    data = r.json()
+    assert data["code"] == 11128 and data["msg"] == "Illegal API invocation from an unapproved channel"
+    assert set(data["displayMsg"]) == {"en", "zh", "zh-hant"} and data["requestId"]
+    assert (
+        data["displayMsg"]["en"] == "The request was blocked by security policy. Please retry later or contact support."
+    )
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        [("user", CLAUDE_CODE)],  # user text is not read
+        [("user", "a"), ("assistant", None), ("tool", CODEX), ("user", "b")],  # nor tool content
+        [("system", "You are Claude Code. Answer briefly."), ("user", "hi")],  # either half alone passes
+        [("system", "This is Anthropic's official CLI for Claude."), ("user", "hi")],
+        [("system", "Act like Cursor, Cline or Claude Code would."), ("user", "hi")],  # names alone pass
+    ],
+    ids=["user", "tool", "first-half", "second-half", "names"],
+)
+def test_the_same_words_elsewhere_pass(client: httpx.Client, turns: list[tuple[str, Any]]) -> None:
+    request = body(*turns)
+    for m in request["messages"]:
+        if m["role"] == "assistant":
+            m["tool_calls"] = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+        if m["role"] == "tool":
+            m["tool_call_id"] = "c1"
+    r = client.post("/chat/completions", json=request)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream", r.text
+
+
+def test_once_in_the_history_every_later_turn_fails(client: httpx.Client) -> None:
+    turns = [("user", "a"), ("assistant", f"As I said: {CLAUDE_CODE}"), ("user", "b"), ("assistant", "ok")]
+    for n in range(3):
+        r = client.post("/chat/completions", json=body(*turns, *[("user", f"turn {n}")]))
+        assert r.json()["code"] == 11128
+        turns += [("user", f"turn {n}"), ("assistant", "x")]
+
+
+# ---------------------------------------------------------------- the window
+
+
+@pytest.mark.parametrize("model", sorted(CONTEXT_WINDOWS))
+def test_a_prompt_longer_than_the_window_is_11115_naming_both(client: httpx.Client, model: str) -> None:
+    window = CONTEXT_WINDOWS[model]
+    ok = body(("user", "word " * 1000), model=model)
+    assert client.post("/chat/completions", json=ok).status_code == 200
+    long = body(("user", "word " * (window + 10)), model=model)
+    r = client.post("/chat/completions", json=long)
+    assert r.status_code == 400
+    data = r.json()
+    assert data["code"] == 11115 and data["extError"] == {"code": "context_length_exceeded"}
+    assert data["msg"] == f"prompt is too long: {prompt_tokens(long['messages'])} tokens > {window} maximum"
+
+
+def test_fake_models_have_no_window(client: httpx.Client) -> None:
+    r = client.post("/chat/completions", json=body(("user", "word " * 130_000), model="fake-big"))
+    assert r.status_code == 200
+
+
+# ---------------------------------------------------------------- refuse=
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_every_refusal_under_its_reported_status(client: httpx.Client, name: str) -> None:
+    r = client.post("/chat/completions", json=body(("user", f"hi FAKE:refuse={name}")))
+    entry = REFUSALS[name]
+    assert r.status_code == entry.status
+    if entry.body is None:  # the soft block: a stream whose whole content is the notice
+        assert r.headers["content-type"] == "text/event-stream"
+        assert content_of(r.content) == (SOFT_BLOCK_NOTICE, "content_filter")
+        return
+    data = r.json()
+    assert data == {"error": {"message": SOFT_BLOCK_NOTICE}} or (data["code"] and data["msg"] and data["requestId"])
+
+
+@pytest.mark.parametrize("name", ["limit", "limit_en"])
+def test_6004_names_a_reset_time_in_the_future(client: httpx.Client, name: str) -> None:
+    data = client.post("/chat/completions", json=body(("user", f"hi FAKE:refuse={name}"))).json()
+    assert data["code"] == 6004
+    assert ("usage will reset at" in data["msg"]) == (name == "limit_en")
+    assert ("将在" in data["msg"] and "重置" in data["msg"]) == (name == "limit")
+    delay = reset_delay(data["msg"])
+    assert delay is not None and 3590 <= delay <= 3601
+
+
+def test_for_model_narrows_a_refusal_to_one_model(client: httpx.Client) -> None:
+    text = "hi FAKE:refuse=channel FAKE:for_model=gpt-5.5"
+    assert client.post("/chat/completions", json=body(("user", text))).status_code == 400
+    other = client.post("/chat/completions", json=body(("user", text), model="gpt-5.4"))
+    assert other.status_code == 200 and content_of(other.content)[0] == "Echo: hi"
+    soft = "hi FAKE:refuse=softblock FAKE:for_model=gpt-5.4"
+    assert content_of(client.post("/chat/completions", json=body(("user", soft))).content)[0] == "Echo: hi"
+
+
+def test_a_limited_key_until_its_reset(fake: FakeCodeBuddy) -> None:
+    reset = fake.limit(KEY_A, 2, lang="en")
+    try:
+        headers = {"Authorization": f"Bearer {KEY_A}", "X-API-Key": KEY_A}
+        with httpx.Client(base_url=fake.base_url, headers=headers, timeout=10) as c:
+            r = c.post("/chat/completions", json=body(("user", "hi")))
+            assert r.status_code == 429 and r.json()["code"] == 6004
+            assert f"{reset:%Y-%m-%d %H:%M:%S} UTC+8" in r.json()["msg"]
+            other = {"Authorization": f"Bearer {KEY_B}", "X-API-Key": KEY_B}
+            assert c.post("/chat/completions", json=body(("user", "hi")), headers=other).status_code == 200
+            time.sleep(max(0.0, (reset - datetime.datetime.now(UTC8)).total_seconds()) + 0.1)
+            assert c.post("/chat/completions", json=body(("user", "hi"))).status_code == 200
+    finally:
+        fake.limits.clear()
+
+
+# ---------------------------------------------------------------- the SDK, through the fake
+
+
+def sdk(mode: str, fake: FakeCodeBuddy, messages: list[dict[str, Any]], **kw: Any) -> tuple[str, str | None, int]:
+    """(content, finish_reason, content chunks before the end) of one call on ``mode``."""
+    kw = {"model": "codebuddy/gpt-5.5", "messages": messages, "api_key": KEY, "api_base": fake.base_url, **kw}
+    if mode not in STREAM_MODES:
+        resp = litellm.completion(**kw) if mode == "sync" else asyncio.run(litellm.acompletion(**kw))
+        return resp.choices[0].message.content, resp.choices[0].finish_reason, 0
+
+    async def collect() -> list[Any]:
+        return [c async for c in await litellm.acompletion(stream=True, **kw)]
+
+    chunks = list(litellm.completion(stream=True, **kw)) if mode == "sync_stream" else asyncio.run(collect())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    finish = next((c.choices[0].finish_reason for c in reversed(chunks) if c.choices[0].finish_reason), None)
+    return text, finish, len(chunks)
+
+
+def user(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+def refused(mode: str, fake: FakeCodeBuddy, messages: list[dict[str, Any]], expected: type) -> BaseException:
+    got: list[Any] = []
+    with pytest.raises(Exception) as info:
+        got.append(sdk(mode, fake, messages))
+    exc = unwrap(info.value)
+    assert isinstance(exc, expected), f"{mode}: {type(info.value).__name__}: {info.value}"
+    return exc
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sdk_soft_block_is_never_content(fake: FakeCodeBuddy, mode: str) -> None:
+    chunks: list[Any] = []
+    kw = {"model": "codebuddy/gpt-5.5", "messages": user("hi FAKE:refuse=softblock"), "api_key": KEY}
+    kw["api_base"] = fake.base_url
+
+    async def collect() -> None:
+        async for c in await litellm.acompletion(stream=True, **kw):
+            chunks.append(c)
+
+    with pytest.raises(litellm.ContentPolicyViolationError) as info:
+        if mode == "sync":
+            litellm.completion(**kw)
+        elif mode == "async":
+            asyncio.run(litellm.acompletion(**kw))
+        elif mode == "sync_stream":
+            chunks.extend(litellm.completion(stream=True, **kw))
+        else:
+            asyncio.run(collect())
+    assert not any(c.choices and c.choices[0].delta.content for c in chunks)
+    assert upstream_of(info.value).known is SOFT_BLOCK  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        (user("hi FAKE:refuse=softblock400"), litellm.ContentPolicyViolationError),
+        ([{"role": "system", "content": CLAUDE_CODE}, *user("hi")], litellm.ContentPolicyViolationError),
+        (user("word " * 130_000), litellm.ContextWindowExceededError),
+        (user("hi FAKE:refuse=toolong4028"), litellm.ContextWindowExceededError),
+        (user("hi FAKE:refuse=inputlong"), litellm.ContextWindowExceededError),
+        (user("hi FAKE:refuse=limit"), litellm.RateLimitError),
+        (user("hi FAKE:refuse=limit_en"), litellm.RateLimitError),
+        (user("hi FAKE:refuse=busy"), litellm.RateLimitError),
+        (user("hi FAKE:refuse=safety"), litellm.PermissionDeniedError),
+        (user("hi FAKE:refuse=credits"), litellm.RateLimitError),
+        (user("hi FAKE:refuse=session"), litellm.AuthenticationError),
+        (user("hi FAKE:refuse=backend"), litellm.NotFoundError),
+        (user("hi FAKE:refuse=image"), litellm.BadRequestError),
+        (user("hi FAKE:refuse=plan"), litellm.RateLimitError),
+    ],
+    ids=[
+        "softblock400", "channel", "window", "4028", "inputlong", "6004", "6004-en", "11140-busy", "11140-safety",
+        "11114", "12153", "11103", "11135", "1005",
+    ],
+)  # fmt: skip
+def test_sdk_refusals_and_limits(
+    fake: FakeCodeBuddy, mode: str, messages: list[dict[str, Any]], expected: type
+) -> None:
+    exc = refused(mode, fake, messages, expected)
+    said = upstream_of(exc)
+    assert said is not None
+    if expected is litellm.ContextWindowExceededError:
+        assert said.known is TOO_LONG and "prompt is too long" in str(exc)
+        if "word" in str(messages):
+            n = prompt_tokens([{"role": "system", "content": "You are a helpful assistant."}, *messages])
+            assert f"prompt is too long: {n} tokens > 128000 maximum" in str(exc)
+    if said.code == 6004:
+        assert said.retry_after is not None and 3590 <= said.retry_after <= 3601
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sdk_content_filter_after_content_is_kept(fake: FakeCodeBuddy, mode: str) -> None:
+    """An answer the gateway finished with content_filter after real content reaches the caller as it is, with
+    finish_reason content_filter (never stop), on every path."""
+    text, finish, _ = sdk(mode, fake, user("part of an answer FAKE:finish=content_filter"))
+    assert text == "Echo: part of an answer" and finish == "content_filter"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sdk_answer_opening_like_the_notice_is_an_answer(fake: FakeCodeBuddy, mode: str) -> None:
+    text, finish, _ = sdk(mode, fake, user("抱歉，我不知道"))
+    assert text == "Echo: 抱歉，我不知道" and finish == "stop"
+
+
+# ---------------------------------------------------------------- a Router, through the fake
+
+
+def router(fake: FakeCodeBuddy, **kw: Any) -> litellm.Router:
+    base = {"api_key": KEY, "api_base": fake.base_url}
+    return litellm.Router(
+        model_list=[
+            {"model_name": "main", "litellm_params": {"model": "codebuddy/gpt-5.5", **base}},
+            {"model_name": "backup", "litellm_params": {"model": "codebuddy/claude-sonnet-4.6", **base}},
+            {"model_name": "large", "litellm_params": {"model": "codebuddy/gemini-3.1-pro", **base}},
+        ],
+        num_retries=0,
+        **kw,
+    )
+
+
+def routed(r: litellm.Router, mode: str, messages: list[dict[str, Any]]) -> str:
+    stream = mode in STREAM_MODES
+    if mode.startswith("sync"):
+        resp = r.completion(model="main", messages=messages, stream=stream)
+        return "".join(c.choices[0].delta.content or "" for c in resp) if stream else resp.choices[0].message.content
+
+    async def run() -> str:
+        resp = await r.acompletion(model="main", messages=messages, stream=stream)
+        if not stream:
+            return str(resp.choices[0].message.content)
+        return "".join([c.choices[0].delta.content or "" async for c in resp])
+
+    return asyncio.run(run())
+
+
+def unchanged_apart_from_the_model(first: Any, second: Any) -> bool:
+    """The second request is the first, byte for byte, apart from the model and the prompt-cache key the provider
+    derives from it (one per model and conversation)."""
+    raw = first.raw
+    for field in ("model", "prompt_cache_key"):
+        a, b = first.body.get(field), second.body.get(field)
+        if a != b:
+            raw = raw.replace(f'"{field}": "{a}"'.encode(), f'"{field}": "{b}"'.encode())
+    return bool(raw == second.raw)
+
+
+def marked(fake: FakeCodeBuddy, word: str) -> list[Any]:
+    return [rec for rec in list(fake.requests) if word in (rec.raw or b"").decode()]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("refusal", ["softblock", "softblock400", "channel"])
+def test_router_content_policy_fallback(fake: FakeCodeBuddy, mode: str, refusal: str) -> None:
+    word = f"w{time.monotonic_ns()}"
+    messages = user(f"{word} FAKE:refuse={refusal} FAKE:for_model=gpt-5.5")
+    answer = routed(router(fake, content_policy_fallbacks=[{"main": ["backup"]}]), mode, messages)
+    assert answer == f"Echo: {word}"
+    first, second = marked(fake, word)
+    assert (first.body["model"], second.body["model"]) == ("gpt-5.5", "claude-sonnet-4.6")
+    assert unchanged_apart_from_the_model(first, second)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_router_context_window_fallback(fake: FakeCodeBuddy, mode: str) -> None:
+    word = f"w{time.monotonic_ns()}"
+    messages = user(f"{word} " + "word " * 130_000)
+    answer = routed(router(fake, context_window_fallbacks=[{"main": ["large"]}]), mode, messages)
+    assert answer.startswith(f"Echo: {word} word word")
+    first, second = marked(fake, word)
+    assert (first.body["model"], second.body["model"]) == ("gpt-5.5", "gemini-3.1-pro")
+    assert unchanged_apart_from_the_model(first, second)
+
+
+def test_router_channel_phrase_refused_on_every_model(fake: FakeCodeBuddy) -> None:
+    """The fingerprint does not depend on the model: a content-policy fallback to another CodeBuddy model is refused
+    too, and the caller gets the refusal (the prompt went out unchanged both times)."""
+    word = f"w{time.monotonic_ns()}"
+    messages = [{"role": "system", "content": f"{CLAUDE_CODE} {word}"}, *user("hi")]
+    with pytest.raises(litellm.ContentPolicyViolationError):
+        routed(router(fake, content_policy_fallbacks=[{"main": ["backup"]}]), "async_stream", messages)
+    sent = marked(fake, word)
+    assert [rec.body["model"] for rec in sent] == ["gpt-5.5", "claude-sonnet-4.6"]
+    assert all(rec.body["messages"][0]["content"] == f"{CLAUDE_CODE} {word}" for rec in sent)
+
+
+def test_router_keeps_a_limited_key_aside_until_the_reset(fake: FakeCodeBuddy) -> None:
+    """Two keys in one group; the fake puts key A over its limit for a few seconds. The Router sends A's request
+    to B at once, asks A nothing more before the reset (its own cooldown, 1 s, is far shorter), and uses A again
+    after it."""
+    reset_in = 4
+    reset = fake.limit(KEY_A, reset_in)
+    group = litellm.Router(
+        model_list=[
+            {
+                "model_name": "main",
+                "litellm_params": {"model": "codebuddy/gpt-5.5", "api_key": key, "api_base": fake.base_url},
+            }
+            for key in (KEY_A, KEY_B)
+        ],
+        num_retries=2,
+        cooldown_time=1,
+    )
+    word = f"w{time.monotonic_ns()}"
+
+    def asked(key: str) -> int:
+        return sum(1 for rec in marked(fake, word) if rec.headers.get("x-api-key") == key)
+
+    async def ask(n: int) -> list[str]:
+        return [
+            (await group.acompletion(model="main", messages=user(f"{word} {i}"))).choices[0].message.content
+            for i in range(n)
+        ]
+
+    try:
+        answers: list[str] = []
+        while asked(KEY_A) == 0 and len(answers) < 40:
+            answers += asyncio.run(ask(1))
+        # the request that met the limit may be retried on key A once more before its cooldown is recorded
+        tried = asked(KEY_A)
+        assert tried in (1, 2), "the Router never tried key A"
+        while datetime.datetime.now(UTC8) < reset - datetime.timedelta(seconds=1.5):
+            answers += asyncio.run(ask(2))
+            time.sleep(0.1)
+        assert asked(KEY_A) == tried, "key A was asked again before its reset"
+        assert all(a.startswith(f"Echo: {word}") for a in answers)  # every request answered (by B)
+        time.sleep(max(0.0, (reset - datetime.datetime.now(UTC8)).total_seconds()) + 1.2)
+        asyncio.run(ask(12))
+        assert asked(KEY_A) > 1, "key A was not used again after its reset"
+    finally:
+        fake.limits.clear()
