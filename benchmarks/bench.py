@@ -1,6 +1,6 @@
 """Benchmark: the ``codebuddy/`` provider against LiteLLM's own ``openai/`` path and raw httpx, on the built-in fake.
 
-    python benchmarks/bench.py [--quick] [--only 1,2,5] [--rounds N]
+    python benchmarks/bench.py [--quick] [--only 1,2,5] [--rounds N] [--transports http,tls]
 
 Needs only the package's ``[test]`` extras. The fake CodeBuddy runs as a subprocess (its CPU is not counted in
 this process's ``time.process_time``), except where a section needs its counters. The fake writes ONE HTTP CHUNK
@@ -8,7 +8,9 @@ PER SSE EVENT, like servers written with aiohttp or uvicorn or behind nginx (htt
 iteration); the fake's bursty mode (up to 64 KB of events per chunk) is reported separately, as "bursty". Every
 section interleaves the variants it compares, round by round, and reports medians. The last lines compare ratios
 with the targets of issues 7 and 12 (PASS/MISS). Run it on a quiet machine: other CPU load shifts absolute numbers
-more than ratios.
+more than ratios. The streaming sections (1, 2, 5) run twice by default: over plain HTTP and over TLS (the fake
+with ``--tls``, one TLS record per event; rows and targets marked [TLS]); ``--transports`` picks. The token-rate
+view (many streams at about 100 tokens per second through the proxy) is ``benchmarks/token_rate.py``.
 
 Sections:
  1. a 2,000-event stream, unpaced: codebuddy/ vs openai/ vs raw httpx + json (wall, CPU), sync and async, and
@@ -52,7 +54,7 @@ from litellm.llms.custom_llm import CustomLLM
 
 import litellm_codebuddy
 from fake_codebuddy import FakeCodeBuddy
-from litellm_codebuddy.local.launch import free_port, start_fake, start_proxy, stop, wait_http
+from litellm_codebuddy.local.launch import FakeProcess, free_port, start_fake, start_proxy, stop, wait_http
 
 KEY = "ck_bench.secretvalue"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
@@ -62,16 +64,14 @@ SETTLE = 0.05  # seconds slept before reading CPU time, so LiteLLM's background 
 litellm.suppress_debug_info = True
 
 
-def start_event_fake() -> tuple[subprocess.Popen[bytes], str]:
-    """The fake in its default mode: one HTTP chunk per SSE event."""
-    proc, url, _ = start_fake()
-    return proc, url
+def start_event_fake(tls: bool = False) -> FakeProcess:
+    """The fake in its default mode: one HTTP chunk per SSE event (over TLS: one TLS record per event too)."""
+    return start_fake(tls=tls)
 
 
-def start_burst_fake() -> tuple[subprocess.Popen[bytes], str]:
+def start_burst_fake(tls: bool = False) -> FakeProcess:
     """The fake with ``burst``: up to 64 KB of events per HTTP chunk."""
-    proc, url, _ = start_fake(extra_args=("--fault", "burst"))
-    return proc, url
+    return start_fake(extra_args=("--fault", "burst"), tls=tls)
 
 
 def user(text: str) -> list[dict[str, Any]]:
@@ -243,19 +243,35 @@ Row = tuple[str, str, str]  # (section, name, value text)
 
 
 class Bench:
-    def __init__(self, quick: bool, rounds: int | None) -> None:
+    def __init__(self, quick: bool, rounds: int | None, tls: bool) -> None:
         self.quick = quick
         self.rounds = rounds or (2 if quick else 5)
         self.rows: list[Row] = []
         self.ratios: list[tuple[str, float, float, str]] = []  # (target, value, limit, "<=" or ">=")
-        self.fake_proc, self.base = start_event_fake()
-        self.burst_proc, self.burst_base = start_burst_fake()
+        self.tls = False  # the transport of the section being run: the streaming sections run over both
+        self.fakes = {False: (start_event_fake(), start_burst_fake())}
+        if tls:
+            self.fakes[True] = (start_event_fake(tls=True), start_burst_fake(tls=True))
+            # every client in this process and the proxy's (which inherits the environment) trusts the fakes' CAs
+            bundle = Path(tempfile.mkdtemp(prefix="cb-bench-ca-")) / "ca.pem"
+            bundle.write_text("".join(Path(str(f.ca_file)).read_text() for f in self.fakes[True]))
+            os.environ["SSL_CERT_FILE"] = str(bundle)
+
+    @property
+    def base(self) -> str:
+        return self.fakes[self.tls][0].url
+
+    @property
+    def burst_base(self) -> str:
+        return self.fakes[self.tls][1].url
 
     def close(self) -> None:
-        stop(self.fake_proc)
-        stop(self.burst_proc)
+        for pair in self.fakes.values():
+            for fake in pair:
+                stop(fake.proc)
 
     def row(self, section: str, name: str, value: str) -> None:
+        section += " [TLS]" if self.tls else ""
         self.rows.append((section, name, value))
         print(f"  {section:<28} {name:<44} {value}", flush=True)
 
@@ -273,7 +289,7 @@ class Bench:
         self.target(target, c[0] / c[1], limit)
 
     def target(self, name: str, value: float, limit: float, op: str = "<=") -> None:
-        self.ratios.append((name, value, limit, op))
+        self.ratios.append((name + (" [TLS]" if self.tls else ""), value, limit, op))
 
     def interleave(self, variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[Timer]]:
         results: dict[str, list[Timer]] = {k: [] for k in variants}
@@ -705,6 +721,7 @@ def proc_cpu(pid: int) -> float:
     return total
 
 
+STREAMING = ("1", "2", "5")  # run over plain HTTP and over TLS (--transports)
 SECTIONS = {
     "1": Bench.unpaced,
     "2": Bench.paced,
@@ -721,8 +738,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and smaller loads (a smoke run)")
     parser.add_argument("--only", default="", help="comma-separated section numbers, e.g. 1,2")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per section (default 5, --quick 2)")
+    parser.add_argument(
+        "--transports",
+        default="http,tls",
+        help="what the streaming sections (1, 2, 5) talk to the fake over: http, tls or http,tls (the default)",
+    )
     args = parser.parse_args()
     chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
+    transports = [t.strip() == "tls" for t in args.transports.split(",") if t.strip()]
 
     load = os.getloadavg()
     print(
@@ -731,15 +754,17 @@ def main() -> int:
         f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
         flush=True,
     )
-    bench = Bench(args.quick, args.rounds)
+    bench = Bench(args.quick, args.rounds, tls=True in transports)
     failed = []
     try:
         for key in chosen:
-            try:
-                SECTIONS[key](bench)
-            except Exception as exc:  # report and go on with the other sections
-                failed.append(key)
-                print(f"  section {key} failed: {type(exc).__name__}: {exc}", flush=True)
+            for tls in transports if key in STREAMING else [False]:
+                bench.tls = tls
+                try:
+                    SECTIONS[key](bench)
+                except Exception as exc:  # report and go on with the other sections
+                    failed.append(key + (" [TLS]" if tls else ""))
+                    print(f"  section {key} failed: {type(exc).__name__}: {exc}", flush=True)
     finally:
         bench.close()
 

@@ -17,8 +17,8 @@ import httpx
 import litellm
 
 from .cache_key import auto_cache_key
-from .coalesce import coalesce_window
 from .params import DEFAULT_POLICY, Policy, smaller_limit
+from .window import Window, coalesce_window
 
 __all__ = ["Call"]
 
@@ -39,8 +39,8 @@ class Call:
     timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(DEFAULT_TIMEOUT))
     verify: bool | str = True
     """TLS verification: a bool, or a CA bundle path (``ssl_verify``, the LiteLLM way)"""
-    coalesce: float = 0.0
-    """the opt-in coalescing window in seconds (0 = off)"""
+    coalesce: Window = field(default_factory=Window)
+    """the coalescing window (:mod:`.window`; none unless asked for)"""
     policy: Policy = DEFAULT_POLICY
     """the caller's switches for what is sent: the derived cache key, ``drop_params``, JSON-schema validation"""
     routed: bool = False
@@ -86,7 +86,7 @@ class Call:
             verify=_verify(deployment.get("ssl_verify")),
             coalesce=coalesce_window(params.get("coalesce_ms"), deployment.get("coalesce_ms"), model)
             if stream
-            else 0.0,
+            else Window(),
             policy=_policy(params, deployment, stream=stream),
             routed=isinstance(metadata, Mapping) and bool(metadata.get("model_group")),
             client=client,

@@ -1,23 +1,23 @@
-"""Where a stream's bytes come from: everything that is ready at each step (:mod:`.ready`, by default), the body
-as httpx hands it over (where readiness cannot be known), or the opt-in coalescing window.
+"""Where a stream's bytes come from (an optimisation; the package docstring describes the whole path): everything
+that is ready at each step (:mod:`.ready`, by default; one read per piece where readiness cannot be known), or the
+opt-in coalescing window.
 
 All have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
 ``close()`` / ``aclose()`` (which also closes the response). :func:`sync_source` and :func:`async_source` pick one.
 
-The coalescing window is off by default (docs/performance.md#the-coalescing-window).
-
-Once a first chunk has been handed on, network reads that arrive within ``window`` seconds of the oldest one still
-waiting are merged into one piece, so LiteLLM's per-chunk cost is paid once per window instead of once per event.
+The coalescing window (:mod:`.window`: fixed, or following how busy the process is; see
+docs/performance.md#the-coalescing-window): once a first chunk has been handed on, network reads that arrive within
+the window of the oldest one still waiting are merged into one piece, so LiteLLM's per-chunk cost is paid once per
+window instead of once per event.
 Nothing is held longer than the window, order is kept, the end of the stream goes at once, and closing the stream
-closes the upstream connection at once.
+closes the upstream connection at once. A reader thread (sync) or task (async) reads while the consumer waits;
+:class:`Backlog` is what both share.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import os
 import socket
 import threading
 import time
@@ -25,55 +25,23 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
 import httpx
-import litellm
 
-from ..endpoint import PROVIDER
 from .ready import AsyncReadyBody, ReadyBody, probe
+from .window import COALESCE_ENV, METER, Window
 
 __all__ = [
     "COALESCE_ENV",
     "AsyncByteSource",
     "AsyncCoalescer",
+    "Backlog",
     "ByteSource",
     "SyncCoalescer",
     "async_source",
-    "coalesce_window",
     "sync_source",
 ]
 
-logger = logging.getLogger(__name__)
-
-COALESCE_ENV = "CODEBUDDY_STREAM_COALESCE_MS"
-_MAX_WINDOW_MS = 10_000.0
 _BACKLOG = 4 << 20  # bytes a coalescing reader may read ahead of its consumer
 _END = object()
-
-
-def coalesce_window(call_value: Any = None, deployment_value: Any = None, model: str = "") -> float:
-    """The window in seconds (0 = off): ``coalesce_ms`` of the call, else of the deployment, else
-    ``CODEBUDDY_STREAM_COALESCE_MS``. A bad value given to the call is a BadRequestError; a bad environment value
-    is logged and ignored."""
-    value, source = call_value, "coalesce_ms"
-    if value is None:
-        value = deployment_value
-    if value is None:
-        value, source = os.environ.get(COALESCE_ENV), COALESCE_ENV
-    if value is None or value == "":
-        return 0.0
-    try:
-        ms = float(value)
-        if not 0 <= ms <= _MAX_WINDOW_MS:
-            raise ValueError
-    except (TypeError, ValueError):
-        if source == COALESCE_ENV:
-            logger.warning("%s=%r is not a number of milliseconds in [0, 10000]: coalescing stays off", source, value)
-            return 0.0
-        raise litellm.BadRequestError(
-            message=f"coalesce_ms must be a number of milliseconds in [0, 10000], got {value!r}",
-            model=str(model),
-            llm_provider=PROVIDER,
-        ) from None
-    return ms / 1000.0
 
 
 class ByteSource(Protocol):
@@ -88,44 +56,63 @@ class AsyncByteSource(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _Body:
-    """The response body as httpx hands it over."""
-
-    def __init__(self, resp: httpx.Response) -> None:
-        self.resp = resp
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self.resp.iter_bytes()
-
-    def close(self) -> None:
-        self.resp.close()
-
-
-class _AsyncBody:
-    def __init__(self, resp: httpx.Response) -> None:
-        self.resp = resp
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self.resp.aiter_bytes()
-
-    async def aclose(self) -> None:
-        await self.resp.aclose()
-
-
-def sync_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> ByteSource:
+def sync_source(resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> ByteSource:
     """The body of ``resp``: through the coalescing window when ``window`` > 0, else in ready pieces where
-    :func:`.ready.probe` can tell what is ready, else as httpx hands it over."""
+    :func:`.ready.probe` can tell what is ready, else one read per piece (as httpx hands it over)."""
     if window:
         return SyncCoalescer(resp, window, armed)
-    ready = probe(resp)
-    return ReadyBody(resp, ready, armed) if ready is not None else _Body(resp)
+    return ReadyBody(resp, probe(resp), armed)
 
 
-def async_source(resp: httpx.Response, window: float, armed: Callable[[], bool]) -> AsyncByteSource:
+def async_source(resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> AsyncByteSource:
     if window:
         return AsyncCoalescer(resp, window, armed)
-    ready = probe(resp)
-    return AsyncReadyBody(resp, ready, armed) if ready is not None else _AsyncBody(resp)
+    return AsyncReadyBody(resp, probe(resp), armed)
+
+
+class Backlog:
+    """What a coalescing reader has read and its consumer not yet taken, and when the oldest of it arrived: the
+    bookkeeping both coalescers share (pure; the sync one guards it with its lock, the async one with its loop)."""
+
+    __slots__ = ("end", "first", "parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.first = 0.0  # when the oldest waiting read arrived (the clock of the reader's choice)
+        self.end: Any = None  # None while the body goes on; then _END, or the exception the read raised
+
+    def add(self, raw: bytes, now: float) -> None:
+        if not self.parts:
+            self.first = now
+        self.parts.append(raw)
+        self.size += len(raw)
+
+    def full(self) -> bool:
+        """The reader is ``_BACKLOG`` bytes ahead of its consumer: it waits for room."""
+        return self.size > _BACKLOG
+
+    def deadline(self, window: Window, armed: Callable[[], bool], now: float) -> float | None:
+        """Until when the consumer should wait before taking (the oldest read's arrival plus the window as it is
+        now), or None to take at once: nothing to take, the body ended, or no chunk was handed on yet (the first
+        is never held)."""
+        if not self.parts or self.end is not None or not armed():
+            return None
+        deadline = self.first + window.seconds(now)
+        return deadline if deadline > now else None
+
+    def take(self) -> bytes | None:
+        """Everything waiting, as one piece (None when nothing is)."""
+        parts = self.parts
+        if not parts:
+            return None
+        self.parts, self.size = [], 0
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def finish(self) -> None:
+        """Nothing waits: the body ended (return) or failed (raise what the read raised)."""
+        if self.end is not _END:
+            raise self.end
 
 
 class SyncCoalescer:
@@ -134,67 +121,59 @@ class SyncCoalescer:
     response while it runs and wakes the consumer only when it waits for a first piece or the stream ends;
     nothing that arrived is held longer than the window."""
 
-    def __init__(self, resp: httpx.Response, window: float, armed: Callable[[], bool]) -> None:
+    def __init__(self, resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> None:
         self.resp, self.window, self.armed = resp, window, armed
         self.cond = threading.Condition(threading.Lock())
-        self.pending: list[bytes] = []
-        self.size = 0
-        self.first = 0.0
-        self.end: Any = None
+        self.backlog = Backlog()
         self.want = True  # the consumer waits for any piece (not only for its deadline)
         self.stop = False
         self.thread = threading.Thread(target=self._read, name="codebuddy-stream-reader", daemon=True)
         self.thread.start()
 
     def _read(self) -> None:
-        cond = self.cond
+        cond, backlog = self.cond, self.backlog
         end: Any = _END
         try:
             for raw in self.resp.iter_bytes():
+                now = time.monotonic()
+                METER.tick(now)
                 with cond:
                     if self.stop:
                         return
-                    if not self.pending:
-                        self.first = time.monotonic()
-                    self.pending.append(raw)
-                    self.size += len(raw)
+                    backlog.add(raw, now)
                     if self.want:
                         cond.notify()
-                    while self.size > _BACKLOG and not self.stop:
+                    while backlog.full() and not self.stop:
                         cond.wait(0.1)
         except BaseException as exc:
             end = exc
         finally:
             with cond:
-                self.end = end
+                backlog.end = end
                 cond.notify()
 
     def __iter__(self) -> Iterator[bytes]:
-        cond, window = self.cond, self.window
+        cond, window, backlog = self.cond, self.window, self.backlog
         while True:
             with cond:
-                while not self.pending and self.end is None:
+                while not backlog.parts and backlog.end is None:
                     self.want = True
                     cond.wait()
-                if self.pending and self.end is None and self.armed():
+                deadline = backlog.deadline(window, self.armed, time.monotonic())
+                if deadline is not None:
                     self.want = False  # only the deadline or the end of the stream wakes us
-                    deadline = self.first + window
-                    while self.end is None:
+                    while backlog.end is None:
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
                             break
                         cond.wait(remaining)
-                pending, end = self.pending, self.end
-                if pending:
-                    self.pending = []
-                    self.size = 0
+                piece = backlog.take()
+                if piece is not None:
                     cond.notify()  # room for a reader waiting on the backlog
-            if pending:
-                yield pending[0] if len(pending) == 1 else b"".join(pending)
-                continue
-            if end is _END:
+            if piece is None:
+                backlog.finish()
                 return
-            raise end
+            yield piece
 
     def close(self) -> None:
         """Stop the reader at once: shut the socket down when it is still reading (that wakes a blocked read)."""
@@ -212,16 +191,13 @@ class SyncCoalescer:
 
 
 class AsyncCoalescer:
-    """The async twin of :class:`SyncCoalescer`: a reader task appends pieces, the consumer takes what is
-    ready, waiting at most until the first waiting piece is ``window`` old. An in-flight read is never
+    """:class:`SyncCoalescer` on an async response: a reader task adds to the same :class:`Backlog`, the consumer
+    takes what is there, waiting at most until the first waiting piece is ``window`` old. An in-flight read is never
     cancelled except when the stream is closed."""
 
-    def __init__(self, resp: httpx.Response, window: float, armed: Callable[[], bool]) -> None:
+    def __init__(self, resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> None:
         self.resp, self.window, self.armed = resp, window, armed
-        self.pending: list[bytes] = []
-        self.size = 0
-        self.first = 0.0
-        self.end: Any = None
+        self.backlog = Backlog()
         self.waiter: asyncio.Future[None] | None = None
         self.wake_on_data = True
         self.space: asyncio.Future[None] | None = None
@@ -247,53 +223,51 @@ class AsyncCoalescer:
             waiter.set_result(None)
 
     async def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        backlog = self.backlog
         try:
             async for raw in self.resp.aiter_bytes():
-                if not self.pending:
-                    self.first = loop.time()
-                self.pending.append(raw)
-                self.size += len(raw)
+                now = loop.time()
+                METER.tick(now)
+                backlog.add(raw, now)
                 self._wake(True)
-                if self.size > _BACKLOG:
+                if backlog.full():
                     self.space = loop.create_future()
                     await self.space
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            self.end = exc
+            backlog.end = exc
         else:
-            self.end = _END
+            backlog.end = _END
         self._wake(False)
 
     async def pieces(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
+        backlog = self.backlog
         task = loop.create_task(self._read(loop))
         try:
             while True:
-                if not self.pending and self.end is None:
+                if not backlog.parts and backlog.end is None:
                     self.wake_on_data = True
                     self.waiter = loop.create_future()
                     await self.waiter
-                if self.pending and self.end is None and self.armed():
-                    deadline = self.first + self.window
-                    if deadline > loop.time():
-                        self.wake_on_data = False  # only the deadline or the end of the stream wakes us
-                        self.waiter = waiter = loop.create_future()
-                        timer = loop.call_at(deadline, _resolve, waiter)
-                        try:
-                            await waiter
-                        finally:
-                            timer.cancel()
-                if self.pending:
-                    pending, self.pending, self.size = self.pending, [], 0
-                    space, self.space = self.space, None
-                    if space is not None and not space.done():
-                        space.set_result(None)
-                    yield pending[0] if len(pending) == 1 else b"".join(pending)
-                    continue
-                if self.end is _END:
+                deadline = backlog.deadline(self.window, self.armed, loop.time())
+                if deadline is not None:
+                    self.wake_on_data = False  # only the deadline or the end of the stream wakes us
+                    self.waiter = waiter = loop.create_future()
+                    timer = loop.call_at(deadline, _resolve, waiter)
+                    try:
+                        await waiter
+                    finally:
+                        timer.cancel()
+                piece = backlog.take()
+                if piece is None:
+                    backlog.finish()
                     return
-                raise self.end
+                space, self.space = self.space, None
+                if space is not None and not space.done():
+                    space.set_result(None)
+                yield piece
         finally:
             if not task.done():
                 task.cancel()

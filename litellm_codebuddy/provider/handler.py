@@ -165,23 +165,16 @@ class CodeBuddyLLM(CustomLLM):
                 resp.close()
             yield from ex.non_sse_answer(resp, content)
             return
-        source = sync_source(resp, ex.call.coalesce, lambda: ex.state.delivered)
         pump = Pump(ex.state)
+        source = sync_source(resp, ex.call.coalesce, pump.armed)
         try:
-            pieces = iter(source)
-            try:
-                for raw in pieces:
-                    yield from pump.feed(raw)
-                    if pump.done():
-                        for rest in pieces:
-                            if not pump.drain(rest):
-                                break
-                        break
-                else:
-                    yield from pump.flush()
-            except _STREAM_FAILURES as exc:
-                raise ex.failed(exc) from None
-            yield from pump.close()
+            for raw in source:
+                yield from pump.push(raw)
+                if not pump.reading():
+                    break
+            yield from pump.end()
+        except _STREAM_FAILURES as exc:
+            raise ex.failed(exc) from None
         finally:
             source.close()
 
@@ -208,7 +201,7 @@ class CodeBuddyLLM(CustomLLM):
         else:  # the stored login: a file lock, file and maybe network I/O, never on the event loop
             key = await asyncio.to_thread(resolve_key, call.api_key, call.model)
         ex = _Exchange(call, key, accumulate=accumulate)
-        http = await self.clients.async_(call.client, call.verify)
+        http = await self.clients.async_(call.client, call.verify, windowed=bool(call.coalesce))
         try:
             return ex, await http.send(ex.request(http), stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
@@ -225,26 +218,18 @@ class CodeBuddyLLM(CustomLLM):
             for chunk in ex.non_sse_answer(resp, content):
                 yield chunk
             return
-        source = async_source(resp, ex.call.coalesce, lambda: ex.state.delivered)
         pump = Pump(ex.state)
+        source = async_source(resp, ex.call.coalesce, pump.armed)
         try:
-            pieces = aiter(source)
-            try:
-                async for raw in pieces:
-                    for chunk in pump.feed(raw):
-                        yield chunk
-                    if pump.done():
-                        async for rest in pieces:
-                            if not pump.drain(rest):
-                                break
-                        break
-                else:
-                    for chunk in pump.flush():
-                        yield chunk
-            except _STREAM_FAILURES as exc:
-                raise ex.failed(exc) from None
-            for chunk in pump.close():
+            async for raw in source:
+                for chunk in pump.push(raw):
+                    yield chunk
+                if not pump.reading():
+                    break
+            for chunk in pump.end():
                 yield chunk
+        except _STREAM_FAILURES as exc:
+            raise ex.failed(exc) from None
         finally:
             await source.aclose()
 

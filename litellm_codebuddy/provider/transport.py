@@ -1,8 +1,13 @@
 """The HTTP clients the handler sends with: pooled, never following redirects, one set per event loop for async.
 
 :class:`Clients` keeps a pooled sync client per TLS setting and, per event loop, a :class:`ShardedAsyncClient`
-(closed when that loop shuts down). A caller-supplied ``httpx`` client (or a LiteLLM handler wrapping one) is
-used as it is.
+(closed when that loop shuts down). Async streams with a coalescing window (:mod:`.window`) go through an
+``httpx.AsyncClient`` on LiteLLM's aiohttp transport instead, the one LiteLLM's own providers use: a window reads
+with a reader task and needs no readiness probe, and aiohttp hands over everything it holds per read, at about a
+third of httpx's CPU per event over TLS (``benchmarks/token_rate.py``). Where LiteLLM would not use aiohttp
+(``litellm.disable_aiohttp_transport``, ``DISABLE_AIOHTTP_TRANSPORT``, HTTP/2) or does not offer it, those streams
+stay on the sharded httpx client. A caller-supplied ``httpx`` client (or a LiteLLM handler wrapping one) is used as
+it is.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Clients", "ShardedAsyncClient"]
+__all__ = ["Clients", "ShardedAsyncClient", "aiohttp_client"]
 
 LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=100, keepalive_expiry=30.0)
 
@@ -99,6 +104,21 @@ def _ssl_arg(verify: bool | str) -> bool | ssl.SSLContext:
     return verify
 
 
+def aiohttp_client(verify: bool | str) -> httpx.AsyncClient | None:
+    """An ``httpx.AsyncClient`` on LiteLLM's aiohttp transport, trusting what the httpx clients trust; None where
+    LiteLLM would not use that transport or does not offer it."""
+    try:
+        from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+        if not AsyncHTTPHandler.should_use_aiohttp_transport():
+            return None
+        context = httpx.create_ssl_context(verify=_ssl_arg(verify))  # certifi, a CA file, or no verification
+        transport = AsyncHTTPHandler.create_aiohttp_transport(ssl_context=context)
+    except (ImportError, AttributeError, TypeError):  # a LiteLLM without it
+        return None
+    return httpx.AsyncClient(transport=transport, follow_redirects=False)
+
+
 class Clients:
     """The handler's pooled clients: thread-safe; async clients are bound to the loop that made them."""
 
@@ -126,7 +146,8 @@ class Clients:
                 self._sync_clients[verify] = http
             return http
 
-    async def async_(self, client: Any, verify: bool | str) -> httpx.AsyncClient:
+    async def async_(self, client: Any, verify: bool | str, *, windowed: bool = False) -> httpx.AsyncClient:
+        """The client for an async call; ``windowed``: a stream with a coalescing window (aiohttp, where offered)."""
         if isinstance(client, httpx.AsyncClient):
             return client
         if isinstance(getattr(client, "client", None), httpx.AsyncClient):
@@ -141,10 +162,13 @@ class Clients:
             new_loop = per_loop is None
             if per_loop is None:
                 per_loop = self._async_clients[loop] = {}
-            http = per_loop.get(verify)
+            key = (verify, "aiohttp") if windowed else verify
+            http = per_loop.get(key)
             if http is None or http.is_closed:
-                http = ShardedAsyncClient(verify=_ssl_arg(verify), follow_redirects=False, limits=LIMITS)
-                per_loop[verify] = http
+                http = (aiohttp_client(verify) if windowed else None) or ShardedAsyncClient(
+                    verify=_ssl_arg(verify), follow_redirects=False, limits=LIMITS
+                )
+                per_loop[key] = http
         if new_loop:
             closer = self._close_with_loop(per_loop)
             self._loop_closers[loop] = closer

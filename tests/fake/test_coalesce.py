@@ -1,4 +1,5 @@
-"""The opt-in coalescing window (``coalesce_ms`` / ``CODEBUDDY_STREAM_COALESCE_MS``) against the built-in fake.
+"""The coalescing window (``coalesce_ms`` / ``CODEBUDDY_STREAM_COALESCE_MS``, fixed or ``auto``) against the
+built-in fake.
 
 Timing checks use generous margins (the suite runs on loaded two-core machines); speed itself is measured by
 ``benchmarks/bench.py``, not here.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import litellm
@@ -17,6 +18,7 @@ import pytest
 import litellm_codebuddy  # noqa: F401  (registers the provider)
 from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.provider.coalesce import COALESCE_ENV
+from litellm_codebuddy.provider.window import BUSY_RATE, METER
 
 KEY = "ck_coalesce.test"
 MODEL = "codebuddy/gpt-5.5"
@@ -246,3 +248,65 @@ def test_errors_still_surface_with_window(fake: FakeCodeBuddy, path: str, direct
     with pytest.raises(Exception) as info:
         RUNNERS[path](fake, f"FAKE:events=10 FAKE:pace=0.005 {directive}", coalesce_ms=50)
     assert isinstance(_unwrap(info.value), expected), repr(info.value)
+
+
+# ------------------------------------------------------------------------ coalesce_ms: auto (follows how busy)
+
+
+@pytest.fixture
+def process_load() -> Iterator[Callable[[float], None]]:
+    """Sets how many reads per second the process's coalescing streams seem to receive (restored after)."""
+    saved = METER.rate, METER.last
+
+    def set_rate(rate: float) -> None:
+        METER.rate, METER.last = rate, time.monotonic()
+
+    yield set_rate
+    METER.rate, METER.last = saved
+
+
+@pytest.mark.parametrize("path", RUNNERS)
+def test_auto_hands_each_event_on_alone_while_the_process_is_idle(
+    fake: FakeCodeBuddy, path: str, process_load: Callable[[float], None]
+) -> None:
+    process_load(0)
+    # 80 ms apart keeps a loaded machine in step; a window of the limit (200 ms) would merge them
+    _, texts = RUNNERS[path](fake, "FAKE:events=6 FAKE:pace=0.08", coalesce_ms="auto:200")
+    assert texts == [f"w{i} " for i in range(6)]
+
+
+@pytest.mark.parametrize("path", RUNNERS)
+def test_auto_merges_while_the_process_is_busy(
+    fake: FakeCodeBuddy, path: str, process_load: Callable[[float], None]
+) -> None:
+    process_load(100 * BUSY_RATE)
+    _, texts = RUNNERS[path](fake, "FAKE:events=60 FAKE:pace=0.004", coalesce_ms="auto")
+    assert "".join(texts) == _expected(60)
+    assert 1 < len(texts) < 30
+
+
+@pytest.mark.parametrize("path", RUNNERS)
+def test_auto_never_holds_the_first_chunk(
+    fake: FakeCodeBuddy, path: str, process_load: Callable[[float], None]
+) -> None:
+    process_load(100 * BUSY_RATE)
+    times, texts = RUNNERS[path](fake, "FAKE:events=5 FAKE:stall=1.5", coalesce_ms="auto:1000")
+    assert texts[0] == "w0 "
+    assert times[0] < 1.0
+    assert "".join(texts) == _expected(5)
+
+
+@pytest.mark.parametrize("path", RUNNERS)
+def test_auto_holds_no_event_longer_than_its_limit(
+    fake: FakeCodeBuddy, path: str, process_load: Callable[[float], None]
+) -> None:
+    process_load(100 * BUSY_RATE)
+    pace, limit, margin, n = 0.02, 0.06, 0.25, 40
+    times, texts = RUNNERS[path](fake, f"FAKE:events={n} FAKE:pace={pace}", coalesce_ms=f"auto:{limit * 1000:g}")
+    assert "".join(texts) == _expected(n)
+    first, seen = times[0], 0
+    for arrived, text in zip(times, texts, strict=True):
+        oldest = seen  # the oldest event of this chunk waited longest
+        seen += len(text.split())
+        assert arrived <= first + oldest * pace + limit + margin, (oldest, arrived)
+    assert len(texts) < n

@@ -4,7 +4,8 @@
 * :class:`RawServer`: answers every HTTP request with fixed bytes (or a callable's bytes) and records what it got;
   as the target of a redirect it proves that nothing (no key) was sent there.
 * :class:`EventServer`: a keep-alive SSE server that writes ONE HTTP CHUNK PER EVENT (like aiohttp, uvicorn,
-  nginx), with a hook before each event so a test decides what is already sent; counts connections and disconnects.
+  nginx), with a hook before each event so a test decides what is already sent; counts connections and disconnects;
+  HTTPS too (certificates from ``fake_codebuddy.tls``).
 * :func:`open_fds`: the number of open file descriptors of this process.
 """
 
@@ -15,11 +16,14 @@ import fcntl
 import json
 import os
 import socket
+import ssl
 import struct
 import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
+
+from fake_codebuddy.tls import Certificates, server_context
 
 __all__ = [
     "EventServer",
@@ -171,11 +175,20 @@ class EventServer:
 
     ``hold(k)`` runs before event ``k`` is written (k = ``events`` for the finishing event and [DONE]); after the
     last chunk, ``sent`` is set once the kernel has passed every byte to the client (nothing left in flight).
-    ``connections`` and ``disconnects`` count TCP connections opened and ended.
+    ``connections`` and ``disconnects`` count TCP connections opened and ended. With ``tls``, HTTPS (each ``send``
+    one TLS record); with ``cut_before`` (event numbers), the answer goes out in a few ``send`` s instead, cut
+    before each of those events (one read finds each part; over TLS, one record each up to 16 KB).
     """
 
-    def __init__(self, events: int = 200, hold: Callable[[int], None] | None = None) -> None:
-        self.events, self.hold = events, hold
+    def __init__(
+        self,
+        events: int = 200,
+        hold: Callable[[int], None] | None = None,
+        tls: Certificates | None = None,
+        cut_before: tuple[int, ...] | None = None,
+    ) -> None:
+        self.events, self.hold, self.cut_before = events, hold, cut_before
+        self.tls: ssl.SSLContext | None = server_context(tls.cert, tls.key) if tls is not None else None
         self.connections = self.disconnects = self.requests = 0
         self.sent = threading.Event()
         self._raw = RawServer()
@@ -183,7 +196,7 @@ class EventServer:
 
     @property
     def url(self) -> str:
-        return self._raw.url
+        return self._raw.url.replace("http:", "https:") if self.tls is not None else self._raw.url
 
     def __enter__(self) -> EventServer:
         self._raw.__enter__()
@@ -195,6 +208,9 @@ class EventServer:
     def _answer(self, conn: socket.socket) -> None:
         self.connections += 1
         try:
+            if self.tls is not None:
+                conn.settimeout(30)
+                conn = self.tls.wrap_socket(conn, server_side=True)
             with conn:
                 conn.settimeout(30)
                 while _read_request(conn):
@@ -206,16 +222,24 @@ class EventServer:
             self.disconnects += 1
 
     def _stream(self, conn: socket.socket) -> None:
-        conn.sendall(
+        held: list[bytes] = []
+        cuts = self.cut_before
+        send = held.append if cuts is not None else conn.sendall
+        send(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
             b"Connection: keep-alive\r\n\r\n"
         )
         for k in range(self.events + 1):
+            if cuts and k in cuts:
+                conn.sendall(b"".join(held))
+                held.clear()
             if self.hold is not None:
                 self.hold(k)
             data = event_bytes(k) if k < self.events else _FINISH + b"\n\n" + b"data: [DONE]\n\n"
-            conn.sendall(b"%x\r\n%b\r\n" % (len(data), data))
-        conn.sendall(b"0\r\n\r\n")
+            send(b"%x\r\n%b\r\n" % (len(data), data))
+        send(b"0\r\n\r\n")
+        if held:
+            conn.sendall(b"".join(held))
         for _ in range(1000):  # until the kernel has handed every byte to the client (loopback: at once)
             if not _unsent(conn):
                 break
