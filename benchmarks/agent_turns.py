@@ -21,7 +21,7 @@ Sections:
 
 Every "first turn" is a new conversation (its system prompt names a new session), so no round profits from
 another's counting; a follow-up turn extends the first turn of its own round. Variants are interleaved round by
-round and medians are reported, with the targets of issue 20 as PASS/MISS lines at the end.
+round and medians are reported, with the targets as PASS/MISS lines at the end.
 """
 
 from __future__ import annotations
@@ -776,7 +776,7 @@ def main() -> int:
                 print(f"  section {key} failed: {type(exc).__name__}: {exc}", flush=True)
     finally:
         bench.close()
-    print("\ntargets (issue 20; ratios from this run):")
+    print("\ntargets (ratios from this run):")
     for what, value, limit in bench.targets:
         print(f"  {'PASS' if value <= limit else 'MISS'}  {what:<58} {value:7.3f}  (target <= {limit:g})")
     load = os.getloadavg()

@@ -7,7 +7,7 @@ this process's ``time.process_time``), except where a section needs its counters
 PER SSE EVENT, like servers written with aiohttp or uvicorn or behind nginx (httpx hands those over one chunk per
 iteration); the fake's bursty mode (up to 64 KB of events per chunk) is reported separately, as "bursty". Every
 section interleaves the variants it compares, round by round, and reports medians. The last lines compare ratios
-with the targets of issues 7 and 12 (PASS/MISS). Run it on a quiet machine: other CPU load shifts absolute numbers
+with the targets (PASS/MISS). Run it on a quiet machine: other CPU load shifts absolute numbers
 more than ratios. The streaming sections (1, 2, 5) run twice by default: over plain HTTP and over TLS (the fake
 with ``--tls``, one TLS record per event; rows and targets marked [TLS]); ``--transports`` picks. The token-rate
 view (many streams at about 100 tokens per second through the proxy) is ``benchmarks/token_rate.py``.

@@ -295,6 +295,7 @@ def settings() -> str:
     from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV
     from litellm_codebuddy.provider.call import DEFAULT_TIMEOUT
     from litellm_codebuddy.provider.coalesce import COALESCE_ENV
+    from litellm_codebuddy.provider.window import AUTO_LIMIT_MS
 
     rows = [
         (
@@ -322,8 +323,9 @@ def settings() -> str:
         ("headers", "`extra_headers=`: sent on top of the provider's, and override them", ""),
         (
             "stream coalescing",
-            f"`coalesce_ms=` per call or deployment, else `{COALESCE_ENV}` ([performance](performance.md))",
-            "off",
+            f"`coalesce_ms=` (milliseconds, `auto` or `auto:<ms>`) per call or deployment, else `{COALESCE_ENV}` "
+            "([performance](performance.md#the-coalescing-window))",
+            f"off (the shipped proxy configs: `auto`, up to {AUTO_LIMIT_MS:g} ms)",
         ),
         (
             "prompt-cache key",
@@ -363,7 +365,12 @@ def environment() -> str:
             "what one credit costs: usage gets `cost` = credits x this ([credits](credits-and-limits.md))",
             "unset: cost 0.0",
         ),
-        (COALESCE_ENV, "the coalescing window in ms for the process ([performance](performance.md))", "unset: off"),
+        (
+            COALESCE_ENV,
+            "the coalescing window for the process: milliseconds, `auto` or `auto:<ms>` "
+            "([performance](performance.md#the-coalescing-window))",
+            "unset: off",
+        ),
         (
             AUTO_CACHE_KEY_ENV,
             "`0` (or `false`, `off`): no prompt-cache key is derived for the process "
