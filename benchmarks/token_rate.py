@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
 import yaml
+from bench import med, pct, proc_cpu  # the proxy's CPU (and its workers') from /proc
 
 from litellm_codebuddy.local.launch import free_port, start_fake, start_proxy, stop, wait_http
 
@@ -50,39 +50,6 @@ MASTER = "sk-bench-master"
 ENDED_IN_ERROR: dict[str, int] = {}  # per model: streams the proxy ended with an error event after the content
 BOUND = 0.050  # the delay the shipped default may add to an event (seconds)
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
-
-
-def med(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and all its descendants (live ones, plus reaped children)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / tick)
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        if p in stats:
-            total += stats[p][1]
-            todo.extend(c for c, (pp, _) in stats.items() if pp == p)
-    return total
 
 
 # ------------------------------------------------------------------------------------------------ the proxy
