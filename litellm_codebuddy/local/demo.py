@@ -4,7 +4,8 @@
 set it talks to CodeBuddy; without, it first starts the built-in fake and points the proxy at it. It then
 uses the official ``openai`` client through the proxy: the model list, a streamed answer, a plain answer and
 a tool call. It stops every process it started, unless ``--serve`` is given: then it prints the URL and key
-for your own clients and keeps the proxy up until Ctrl-C.
+for your own clients and keeps the proxy up until Ctrl-C. The logs of the fake and the proxy go to a temporary
+folder, removed at the end unless the demo failed (it then names the folder).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="codebuddy-demo-"))
     env: dict[str, str] = {}
     procs: list[subprocess.Popen[bytes]] = []
+    failed = False
 
     def _stop_all() -> None:
         for proc in reversed(procs):
@@ -146,10 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a demo reports, it does not dump tracebacks
+        failed = True
         _say(f"\ndemo failed: {type(exc).__name__}: {exc}\nlogs: {workdir}")
         return 1
     finally:
         _stop_all()
+        if not failed:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,15 @@ MARKER = "LITELLM_CODEBUDDY_E2E_DEMO"
 RUN_TIMEOUT = 300.0
 
 
-def demo_env() -> tuple[dict[str, str], str]:
+def demo_env(tmp: Path) -> tuple[dict[str, str], str]:
+    """The demo's environment: no key, a marker, and ``tmp`` as its temporary folder."""
     env = {k: v for k, v in os.environ.items() if k not in ("CODEBUDDY_API_KEY", "CODEBUDDY_API_BASE")}
     env.pop("LITELLM_MASTER_KEY", None)
     value = secrets.token_hex(8)
-    env.update(NO_PROXY_ENV, LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONUNBUFFERED="1", **{MARKER: value})
+    tmp.mkdir()
+    env.update(
+        NO_PROXY_ENV, LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONUNBUFFERED="1", TMPDIR=str(tmp), **{MARKER: value}
+    )
     return env, value
 
 
@@ -41,7 +45,7 @@ def assert_no_leftovers(value: str) -> None:
 
 
 def test_demo_exchange(tmp_path: Path) -> None:
-    env, value = demo_env()
+    env, value = demo_env(tmp_path / "tmp")
     try:
         done = subprocess.run(
             [sys.executable, "-m", "litellm_codebuddy.local.demo", "--config", str(PROJECT_CONFIG)],
@@ -60,6 +64,7 @@ def test_demo_exchange(tmp_path: Path) -> None:
         assert "Echo: What is 2 + 2? Answer briefly." in out
         assert 'tool call: get_weather({"city": "test"})  finish_reason=tool_calls' in out
         assert "demo finished" in out
+        assert not list((tmp_path / "tmp").glob("codebuddy-demo-*")), "the demo left its log folder behind"
     finally:
         assert_no_leftovers(value)
 
@@ -71,7 +76,7 @@ def _reader(stream: object, lines: queue.Queue[str | None]) -> None:
 
 
 def test_demo_serve_then_sigterm(tmp_path: Path) -> None:
-    env, value = demo_env()
+    env, value = demo_env(tmp_path / "tmp")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -125,6 +130,7 @@ def test_demo_serve_then_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 143  # the demo's SIGTERM handler: stop everything, exit 128 + 15
         assert not wait_gone(children), "the demo's children outlived it"
+        assert not list((tmp_path / "tmp").glob("codebuddy-demo-*")), "the demo left its log folder behind"
     finally:
         if proc.poll() is None:
             proc.kill()
