@@ -33,6 +33,7 @@ message counted.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -98,12 +99,15 @@ class _InternalShares(_Shares):
         self._params = impl._MessageCountParams("", None)
         self._count_messages: Callable[..., int] = impl._count_messages
         self._count_extra: Callable[..., int] = impl._count_extra
+        # newer LiteLLMs (1.110) also pass how the model's chat template renders tools
+        takes_section = "tool_section" in inspect.signature(impl._count_extra).parameters
+        self._section: tuple[Any, ...] = (getattr(self._params, "tool_section", None),) if takes_section else ()
 
     def message(self, message: Mapping[str, Any]) -> int:
         return int(self._count_messages(self._params, [message], remote_sized_image(message), None))
 
     def extras(self, tools: Any, tool_choice: Any, has_system: bool) -> int:
-        return int(self._count_extra(self._params.count_function, tools, tool_choice, has_system))
+        return int(self._count_extra(self._params.count_function, tools, tool_choice, has_system, *self._section))
 
 
 _PROBE_TOOLS = [

@@ -200,7 +200,9 @@ def sdk(mode: str, fake: FakeCodeBuddy, messages: list[dict[str, Any]], **kw: An
 
     chunks = list(litellm.completion(stream=True, **kw)) if mode == "sync_stream" else asyncio.run(collect())
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
-    finish = next((c.choices[0].finish_reason for c in reversed(chunks) if c.choices[0].finish_reason), None)
+    finish = next(
+        (c.choices[0].finish_reason for c in reversed(chunks) if c.choices and c.choices[0].finish_reason), None
+    )
     return text, finish, len(chunks)
 
 

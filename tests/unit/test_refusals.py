@@ -437,7 +437,9 @@ def test_content_filter_finish_on_every_path(mode: str, upstream: respx.MockRout
     assert result.content == "The first half of an answer"
     assert result.finish_reason == "content_filter"
     if result.chunks is not None:
-        assert [c.choices[0].finish_reason for c in result.chunks if c.choices[0].finish_reason] == ["content_filter"]
+        assert [c.choices[0].finish_reason for c in result.chunks if c.choices and c.choices[0].finish_reason] == [
+            "content_filter"
+        ]
 
 
 def test_answer_starting_like_the_notice_on_every_path(mode: str, upstream: respx.MockRouter) -> None:
