@@ -22,7 +22,7 @@ from fake_codebuddy.tokens import prompt_tokens
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.provider.errors import SOFT_BLOCK, SOFT_BLOCK_NOTICE, TOO_LONG, reset_delay, upstream_of
 
-from support.upstream import MODES, STREAM_MODES, unwrap
+from support.upstream import MODES, STREAM_MODES, unchanged_apart_from_the_model, unwrap
 
 KEY = "ck_test.secret"
 KEY_A, KEY_B = "ck_teamA.secretA", "ck_teamB.secretB"
@@ -324,18 +324,6 @@ def routed(r: litellm.Router, mode: str, messages: list[dict[str, Any]]) -> str:
         return "".join([c.choices[0].delta.content or "" async for c in resp])
 
     return asyncio.run(run())
-
-
-def unchanged_apart_from_the_model(first: Any, second: Any) -> bool:
-    """The second request is the first, byte for byte, apart from the model and the prompt-cache key the provider
-    derives from it (one per model and conversation)."""
-    raw = first.raw
-    for field in ("model", "prompt_cache_key"):
-        a, b = first.body.get(field), second.body.get(field)
-        if a != b:
-            for colon in (":", ": "):  # the body is compact JSON; spaced JSON compared the same way
-                raw = raw.replace(f'"{field}"{colon}"{a}"'.encode(), f'"{field}"{colon}"{b}"'.encode())
-    return bool(raw == second.raw)
 
 
 def marked(fake: FakeCodeBuddy, word: str) -> list[Any]:

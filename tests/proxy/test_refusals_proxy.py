@@ -26,6 +26,7 @@ from fake_codebuddy.refusals import UTC8
 from fake_codebuddy.tokens import prompt_tokens
 
 from support.proxy import CLIENT_TIMEOUT, PROJECT_CONFIG, REPO, Proxy, marker, running_proxy
+from support.upstream import unchanged_apart_from_the_model
 
 TEAM_CONFIG = REPO / "proxy_team.yaml"
 KEY_A, KEY_B = "ck_teamA.secretA", "ck_teamB.secretB"
@@ -255,18 +256,6 @@ def test_frequency_limit_reaches_each_client_with_the_reset(
 
 
 # ------------------------------------------------------------------------------------------------ the team's set-up
-
-
-def unchanged_apart_from_the_model(first: Any, second: Any) -> bool:
-    """The second request is the first, byte for byte, apart from the model and the prompt-cache key the provider
-    derives from it (one per model and conversation)."""
-    raw = first.raw
-    for field in ("model", "prompt_cache_key"):
-        a, b = first.body.get(field), second.body.get(field)
-        if a != b:
-            for colon in (":", ": "):  # the body is compact JSON; spaced JSON compared the same way
-                raw = raw.replace(f'"{field}"{colon}"{a}"'.encode(), f'"{field}"{colon}"{b}"'.encode())
-    return bool(raw == second.raw)
 
 
 # Where LiteLLM 1.108.7 runs a fallback for a refusal met before the first token. Chat completions: plain and

@@ -1,5 +1,5 @@
-"""Helpers for tests that talk to a mocked upstream (respx): SSE builders, the gateway's event shape, and one
-``call`` that runs any of the four LiteLLM paths.
+"""Helpers for tests that talk to a mocked upstream (respx): SSE builders, the gateway's event shape, one ``call``
+that runs any of the four LiteLLM paths; and how two requests that reached the fake compare.
 """
 
 from __future__ import annotations
@@ -185,3 +185,15 @@ def raised(mode: str, expected: type[BaseException] | tuple[type[BaseException],
     exc = unwrap(info.value)
     assert isinstance(exc, expected), f"{mode}: expected {expected}, got {type(info.value).__name__}: {info.value}"
     return exc
+
+
+def unchanged_apart_from_the_model(first: Any, second: Any) -> bool:
+    """The second request is the first, byte for byte, apart from the model and the prompt-cache key the provider
+    derives from it (one per model and conversation)."""
+    raw = first.raw
+    for field in ("model", "prompt_cache_key"):
+        a, b = first.body.get(field), second.body.get(field)
+        if a != b:
+            for colon in (":", ": "):  # the body is compact JSON; spaced JSON compared the same way
+                raw = raw.replace(f'"{field}"{colon}"{a}"'.encode(), f'"{field}"{colon}"{b}"'.encode())
+    return bool(raw == second.raw)
