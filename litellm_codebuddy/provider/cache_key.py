@@ -79,16 +79,19 @@ def _stable(message: Mapping[str, Any]) -> Any:
     return [message.get("role"), parts, message.get("tool_calls")]
 
 
-def _tool(tool: Any) -> Any:
-    return tool.get("function") if isinstance(tool, Mapping) else tool
-
-
-def derive_cache_key(api_key: str, body: Mapping[str, Any]) -> str:
+def derive_cache_key(api_key: str, body: Mapping[str, Any], tools_json: bytes | memoryview | None = None) -> str:
     """The key for the conversation of a built request ``body`` (its ``model``, ``messages`` with the system
-    message first, ``tools``), sent with ``api_key``."""
+    message first, ``tools``), sent with ``api_key``. ``tools_json``: the tools as they are sent (compact JSON, the
+    encoded body's bytes), when the caller has them; the same key, without serialising the tools again (an agent's
+    tools are tens of KB)."""
     messages = body.get("messages") or []
     opening = [_stable(m) for m in messages[:2] if isinstance(m, Mapping)]
-    tools = [_tool(t) for t in body.get("tools") or ()]
-    material = json.dumps([body.get("model"), opening, tools], sort_keys=True, ensure_ascii=False, default=str)
-    digest = hmac.new(api_key.encode(), material.encode(), hashlib.sha256).hexdigest()
-    return _PREFIX + digest[:32]
+    head = json.dumps([body.get("model"), opening], sort_keys=True, ensure_ascii=False, default=str)
+    mac = hmac.new(api_key.encode(), head.encode(), hashlib.sha256)
+    tools = body.get("tools")
+    if tools:
+        if tools_json is None:
+            tools_json = json.dumps(tools, separators=(",", ":"), default=str).encode()
+        mac.update(b"\n")
+        mac.update(tools_json)
+    return _PREFIX + mac.hexdigest()[:32]

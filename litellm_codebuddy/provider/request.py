@@ -85,6 +85,12 @@ class EncodedBody:
             return None
         return memoryview(self.content)[self.tools_span[0] : self.tools_span[1]]
 
+    def appended(self, key: str, value: Any) -> EncodedBody:
+        """The same body with ``key: value`` added at its end (the spans stay where they are)."""
+        field = _encode(key) + ":" + _encode(value)
+        tail = ("," + field if len(self.content) > 2 else field) + "}"
+        return EncodedBody(self.content[:-1] + tail.encode("ascii"), self.message_spans, self.tools_span)
+
 
 @dataclass(frozen=True)
 class PreparedRequest:
@@ -457,22 +463,25 @@ def prepare_request(
     validate_messages(messages, model)
     headers = build_headers(api_key, {**(optional_params.get("extra_headers") or {}), **(extra_headers or {})})
     body = build_body(model, messages, optional_params, policy)
-    _cache_key(body, api_key, policy, model)
-    return PreparedRequest(
-        url=url, headers=headers, body=body, model=model, api_key=api_key, encoded=encode_body(body, model)
-    )
+    derive = _given_cache_key(body, policy, model)
+    encoded = encode_body(body, model)
+    if derive:  # from the tools as encoded, then appended: body and bytes stay one serialisation
+        key = body["prompt_cache_key"] = derive_cache_key(api_key, body, encoded.tools_json())
+        encoded = encoded.appended("prompt_cache_key", key)
+    return PreparedRequest(url=url, headers=headers, body=body, model=model, api_key=api_key, encoded=encoded)
 
 
-def _cache_key(body: dict[str, Any], api_key: str, policy: Policy, model: str) -> None:
-    """The caller's ``prompt_cache_key`` as it is, else (unless turned off) one derived for the conversation
-    (:mod:`.cache_key`): the gateway caches a prefix only under a key."""
+def _given_cache_key(body: dict[str, Any], policy: Policy, model: str) -> bool:
+    """The caller's ``prompt_cache_key`` as it is (moved to the end of the body, where a derived one goes); True
+    when there is none and one is to be derived for the conversation (:mod:`.cache_key`): the gateway caches a
+    prefix only under a key."""
     given = body.pop("prompt_cache_key", None)
     if given is not None and not isinstance(given, str):
         raise bad_request(f"prompt_cache_key must be a string, got {type(given).__name__}", model)
     if given:
         body["prompt_cache_key"] = given
-    elif policy.auto_cache_key:
-        body["prompt_cache_key"] = derive_cache_key(api_key, body)
+        return False
+    return policy.auto_cache_key
 
 
 # ---------------------------------------------------------------- the bytes

@@ -80,6 +80,15 @@ def test_derive_is_deterministic_and_keyed() -> None:
     assert derive_cache_key(KEY, body) != derive_cache_key(OTHER_KEY, body)
 
 
+def test_the_key_from_the_tools_as_sent_is_the_key_of_the_body() -> None:
+    """The request derives the key from the tools' encoded bytes (not serialising them again): the same key as
+    from the body alone."""
+    prep = prepare_request("gpt-5.5", turns()[1], {"tools": TOOLS}, KEY, None)
+    body = {k: v for k, v in prep.body.items() if k != "prompt_cache_key"}
+    assert prep.body["prompt_cache_key"] == derive_cache_key(KEY, body)
+    assert derive_cache_key(KEY, body) != derive_cache_key(KEY, {**body, "tools": TOOLS * 2})
+
+
 def test_the_callers_key_is_forwarded_as_it_is() -> None:
     assert key_for(turns()[0], prompt_cache_key="session-42") == "session-42"
     assert key_for(turns()[0], extra_body={"prompt_cache_key": "from-extra"}) == "from-extra"

@@ -544,6 +544,9 @@ def test_encode_body_of_any_shape() -> None:
         enc = encode_body(body)
         assert json.loads(enc.content) == body
         assert len(enc.message_spans) == len(body.get("messages", []))
+        more = enc.appended("prompt_cache_key", "cb-1")
+        assert json.loads(more.content) == {**body, "prompt_cache_key": "cb-1"}
+        assert [bytes(v) for v in more.message_json()] == [bytes(v) for v in enc.message_json()]
 
 
 def test_a_body_json_cannot_hold_is_a_bad_request() -> None:
