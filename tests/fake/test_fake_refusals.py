@@ -22,7 +22,7 @@ from fake_codebuddy.tokens import prompt_tokens
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
 from litellm_codebuddy.provider.errors import SOFT_BLOCK, SOFT_BLOCK_NOTICE, TOO_LONG, reset_delay, upstream_of
 
-from support.upstream import MODES, STREAM_MODES, unchanged_apart_from_the_model, unwrap
+from support.upstream import MODES, STREAM_MODES, router_call, unchanged_apart_from_the_model, unwrap
 
 KEY = "ck_test.secret"
 KEY_A, KEY_B = "ck_teamA.secretA", "ck_teamB.secretB"
@@ -311,21 +311,6 @@ def router(fake: FakeCodeBuddy, **kw: Any) -> litellm.Router:
     )
 
 
-def routed(r: litellm.Router, mode: str, messages: list[dict[str, Any]]) -> str:
-    stream = mode in STREAM_MODES
-    if mode.startswith("sync"):
-        resp = r.completion(model="main", messages=messages, stream=stream)
-        return "".join(c.choices[0].delta.content or "" for c in resp) if stream else resp.choices[0].message.content
-
-    async def run() -> str:
-        resp = await r.acompletion(model="main", messages=messages, stream=stream)
-        if not stream:
-            return str(resp.choices[0].message.content)
-        return "".join([c.choices[0].delta.content or "" async for c in resp])
-
-    return asyncio.run(run())
-
-
 def marked(fake: FakeCodeBuddy, word: str) -> list[Any]:
     return [rec for rec in list(fake.requests) if word in (rec.raw or b"").decode()]
 
@@ -335,7 +320,7 @@ def marked(fake: FakeCodeBuddy, word: str) -> list[Any]:
 def test_router_content_policy_fallback(fake: FakeCodeBuddy, mode: str, refusal: str) -> None:
     word = f"w{time.monotonic_ns()}"
     messages = user(f"{word} FAKE:refuse={refusal} FAKE:for_model=gpt-5.5")
-    answer = routed(router(fake, content_policy_fallbacks=[{"main": ["backup"]}]), mode, messages)
+    answer = router_call(router(fake, content_policy_fallbacks=[{"main": ["backup"]}]), mode, messages)
     assert answer == f"Echo: {word}"
     first, second = marked(fake, word)
     assert (first.body["model"], second.body["model"]) == ("gpt-5.5", "claude-sonnet-4.6")
@@ -346,7 +331,7 @@ def test_router_content_policy_fallback(fake: FakeCodeBuddy, mode: str, refusal:
 def test_router_context_window_fallback(fake: FakeCodeBuddy, mode: str) -> None:
     word = f"w{time.monotonic_ns()}"
     messages = user(f"{word} " + "word " * 130_000)
-    answer = routed(router(fake, context_window_fallbacks=[{"main": ["large"]}]), mode, messages)
+    answer = router_call(router(fake, context_window_fallbacks=[{"main": ["large"]}]), mode, messages)
     assert answer.startswith(f"Echo: {word} word word")
     first, second = marked(fake, word)
     assert (first.body["model"], second.body["model"]) == ("gpt-5.5", "gemini-3.1-pro")
@@ -359,7 +344,7 @@ def test_router_channel_phrase_refused_on_every_model(fake: FakeCodeBuddy) -> No
     word = f"w{time.monotonic_ns()}"
     messages = [{"role": "system", "content": f"{CLAUDE_CODE} {word}"}, *user("hi")]
     with pytest.raises(litellm.ContentPolicyViolationError):
-        routed(router(fake, content_policy_fallbacks=[{"main": ["backup"]}]), "async_stream", messages)
+        router_call(router(fake, content_policy_fallbacks=[{"main": ["backup"]}]), "async_stream", messages)
     sent = marked(fake, word)
     assert [rec.body["model"] for rec in sent] == ["gpt-5.5", "claude-sonnet-4.6"]
     assert all(rec.body["messages"][0]["content"] == f"{CLAUDE_CODE} {word}" for rec in sent)

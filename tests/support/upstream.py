@@ -187,6 +187,24 @@ def raised(mode: str, expected: type[BaseException] | tuple[type[BaseException],
     return exc
 
 
+def router_call(router: litellm.Router, mode: str, messages: list[dict[str, Any]]) -> str:
+    """One request through the Router on one of the four paths; the answer's text."""
+    stream = mode in STREAM_MODES
+    if mode.startswith("sync"):
+        resp = router.completion(model="main", messages=messages, stream=stream)
+        if not stream:
+            return str(resp.choices[0].message.content)
+        return "".join(c.choices[0].delta.content or "" for c in resp)
+
+    async def run() -> str:
+        resp = await router.acompletion(model="main", messages=messages, stream=stream)
+        if not stream:
+            return str(resp.choices[0].message.content)
+        return "".join([c.choices[0].delta.content or "" async for c in resp])
+
+    return asyncio.run(run())
+
+
 def unchanged_apart_from_the_model(first: Any, second: Any) -> bool:
     """The second request is the first, byte for byte, apart from the model and the prompt-cache key the provider
     derives from it (one per model and conversation)."""

@@ -41,6 +41,7 @@ from support.upstream import (
     json_error,
     ok_response,
     raised,
+    router_call,
     sse_response,
 )
 
@@ -504,24 +505,6 @@ def fallback_router(**kw: Any) -> litellm.Router:
         num_retries=0,
         **kw,
     )
-
-
-def router_call(router: litellm.Router, mode: str, messages: list[dict[str, Any]]) -> str:
-    """One request through the Router on one of the four paths; the answer's text."""
-    stream = mode in STREAM_MODES
-    if mode.startswith("sync"):
-        resp = router.completion(model="main", messages=messages, stream=stream)
-        if not stream:
-            return str(resp.choices[0].message.content)
-        return "".join(c.choices[0].delta.content or "" for c in resp)
-
-    async def run() -> str:
-        resp = await router.acompletion(model="main", messages=messages, stream=stream)
-        if not stream:
-            return str(resp.choices[0].message.content)
-        return "".join([c.choices[0].delta.content or "" async for c in resp])
-
-    return asyncio.run(run())
 
 
 def routed(upstream: respx.MockRouter, refusal: Any) -> respx.Route:
