@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -784,12 +785,6 @@ def main() -> int:
     if failed:
         print(f"sections that failed: {', '.join(failed)}")
     return 1 if failed else 0
-
-
-def version(dist: str) -> str:
-    from importlib.metadata import version as v
-
-    return v(dist)
 
 
 if __name__ == "__main__":
