@@ -12,13 +12,14 @@ In-process use (sync and async tests alike)::
         fake.base_url                        # "https://127.0.0.1:PORT/v2"
         fake.ca_file                         # the CA file clients trust (ssl_verify=fake.ca_file)
 
-Routes: ``POST /v2/chat/completions`` (``gateway``); the login, discovery and credits paths (``account``);
-``GET /health`` -> ``{"ok": true}`` (no auth, no faults); anything else -> 404 JSON.  Each route gets the fake's
-one :class:`~.state.FakeState` (``fake.state``); the attributes below read and write its fields.
+Routes: ``POST /v2/chat/completions`` (``gateway``); ``POST /v2/images/generations`` and ``/v2/images/edits``
+(``images``); the login, discovery and credits paths (``account``); ``GET /health`` -> ``{"ok": true}`` (no auth,
+no faults); anything else -> 404 JSON.  Each route gets the fake's one :class:`~.state.FakeState` (``fake.state``);
+the attributes below read and write its fields.
 
-Counters (``state.traffic``): ``requests`` (records of chat requests, at most ``max_requests``, oldest dropped),
-``account_requests``, ``disconnects`` (streams abandoned by the client before they finished; detected on the next
-write, or within 0.1 s during a stall), ``open_connections``, ``connections_total``.  Account knobs
+Counters (``state.traffic``): ``requests`` (records of chat and image requests, at most ``max_requests``, oldest
+dropped), ``account_requests``, ``disconnects`` (streams abandoned by the client before they finished; detected on
+the next write, or within 0.1 s during a stall), ``open_connections``, ``connections_total``.  Account knobs
 (``state.account``, see ``account``): ``login_pending_polls``, ``credits_remaining``, ``discovery_fail``, ...;
 ``tokens`` (issued access token -> expiry) and ``issued`` (every token handed out, in order).
 
@@ -41,7 +42,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast, overload
 
-from . import account, gateway
+from . import account, gateway, images
 from .directives import Faults, parse_faults
 from .http import HEADER_LIMIT, Gone, Request, read_request, send, send_json
 from .refusals import reset_at
@@ -312,8 +313,10 @@ class FakeCodeBuddy:
             return await send(writer, 200, b'{"ok":true}', keep_alive=keep, head_only=req.method == "HEAD")
         if req.path == CHAT_PATH and req.method == "POST":
             return await gateway.chat(self.state, req, reader, writer)
+        if req.path in images.PATHS and req.method == "POST":
+            return await images.handle(self.state, req, reader, writer)
         if req.path in account.PATHS:
             return await account.handle(self.state, req, writer)
-        if req.path in ("/health", CHAT_PATH):
+        if req.path in ("/health", CHAT_PATH) or req.path in images.PATHS:
             return await send_json(writer, 405, {"code": 405, "msg": "method not allowed"}, keep_alive=keep)
         return await send_json(writer, 404, {"code": 404, "msg": f"not found: {req.path}"}, keep_alive=keep)

@@ -12,19 +12,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 import litellm
 from litellm.llms.custom_llm import CustomLLM
-from litellm.types.utils import ModelResponse
+from litellm.types.utils import ImageResponse, ModelResponse
 
 from ..account.credentials import direct_key, resolve_key
 from ..endpoint import PROVIDER, credit_cost, redact_headers
 from .call import Call
 from .coalesce import async_source, sync_source
 from .errors import error_from_response, routed_refusal, transport_error, undecodable_stream
+from .images import (
+    ImageRequest,
+    build_image_response,
+    data_url,
+    edit_body,
+    generation_body,
+    image_options,
+    prepare_image_request,
+    read_envelope,
+)
 from .promptcount import PromptCounter
 from .pump import Pump
 from .request import PreparedRequest, prepare_request
@@ -99,6 +110,112 @@ class _Exchange:
 
     def response(self) -> ModelResponse:
         return self.state.build_response(self.call.model_response or ModelResponse())
+
+
+class _ImageExchange:
+    """One image generation or edit: the pure steps both the sync and the async paths share (:mod:`.images`)."""
+
+    __slots__ = ("call", "prep")
+
+    def __init__(self, call: Call, key: str, images: Sequence[str] | None) -> None:
+        self.call = call
+        options = image_options(call.params, _proxy_body(call))
+        if images is None:
+            body = generation_body(call.model, call.messages, options)
+        else:
+            body = edit_body(call.model, call.messages, images, options)
+        self.prep = prep = prepare_image_request(call.model, body, key, call.api_base, edit=images is not None)
+        _log_image_request(call, prep)
+
+    def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        prep = self.prep
+        return http.build_request(
+            "POST", prep.url, headers=prep.headers, content=prep.content, timeout=self.call.timeout
+        )
+
+    def failed(self, exc: Exception) -> Exception:
+        prep = self.prep
+        return transport_error(exc, prep.model, prep.url, self.call.timeout, prep.api_key)
+
+    def response(self, resp: httpx.Response) -> ImageResponse:
+        prep = self.prep
+        answer = read_envelope(resp.status_code, resp.headers, resp.content, prep.model, secrets=(prep.api_key,))
+        return build_image_response(self.call.model_response, answer, _credit_cost())
+
+
+def _proxy_body(call: Call) -> Mapping[str, Any] | None:
+    """The body the proxy's ``/v1/images/*`` route received (LiteLLM keeps ``n``, ``size``, ... from a custom
+    provider's ``optional_params``; the proxy puts the request under ``litellm_params.proxy_server_request``)."""
+    sources = [call.params.get("proxy_server_request")]
+    details = getattr(call.logging_obj, "model_call_details", None)
+    if isinstance(details, Mapping):
+        litellm_params = details.get("litellm_params")
+        if isinstance(litellm_params, Mapping):
+            sources.append(litellm_params.get("proxy_server_request"))
+    for request in sources:
+        body = request.get("body") if isinstance(request, Mapping) else None
+        if isinstance(body, Mapping):
+            return body
+    return None
+
+
+def _image_file(file: Any, model: str) -> str:
+    """One uploaded image as a ``data:`` URL: bytes, a binary file object, a path, a ``(name, content[, type])``
+    tuple (LiteLLM's ``FileTypes``), or a ``data:`` URL as it is. Reads the file (I/O: off the event loop)."""
+    content_type: str | None = None
+    if isinstance(file, tuple) and len(file) >= 2:
+        content_type = file[2] if len(file) >= 3 and isinstance(file[2], str) else None
+        file = file[1]
+    if isinstance(file, str) and file.startswith("data:"):
+        return file
+    if isinstance(file, (bytes, bytearray, memoryview)):
+        content = bytes(file)
+    elif isinstance(file, os.PathLike):
+        with open(file, "rb") as handle:
+            content = handle.read()
+    elif hasattr(file, "read"):
+        if hasattr(file, "seek"):
+            file.seek(0)
+        content = file.read()
+    else:
+        raise litellm.BadRequestError(
+            message=f"CodeBuddy: an image to edit must be bytes, a file, a path or a data: URL, got "
+            f"{type(file).__name__}",
+            model=model,
+            llm_provider=PROVIDER,
+        )
+    if not isinstance(content, bytes) or not content:
+        raise litellm.BadRequestError(
+            message="CodeBuddy: an image to edit is empty or not binary", model=model, llm_provider=PROVIDER
+        )
+    return data_url(content, content_type)
+
+
+def _image_files(images: Any, model: str) -> list[str]:
+    files = images if isinstance(images, (list, tuple)) and not _is_file_tuple(images) else [images]
+    return [_image_file(f, model) for f in files if f is not None]
+
+
+def _is_file_tuple(value: Any) -> bool:
+    """``(name, content[, type[, headers]])``, one file, as opposed to a list of files."""
+    return isinstance(value, tuple) and len(value) >= 2 and (value[0] is None or isinstance(value[0], str))
+
+
+def _log_image_request(call: Call, prep: ImageRequest) -> None:
+    if call.logging_obj is not None:
+        try:
+            call.logging_obj.pre_call(
+                input=call.messages,
+                api_key="",
+                additional_args={
+                    "complete_input_dict": prep.loggable_body(),
+                    "api_base": prep.url,
+                    "headers": redact_headers(prep.headers),
+                },
+            )
+        except Exception:  # logging must never break a call
+            logger.debug("LiteLLM pre_call logging failed", exc_info=True)
+    logger.debug("CodeBuddy image request to %s, model %s", prep.url, prep.model)
 
 
 def _credit_cost() -> float | None:
@@ -251,3 +368,43 @@ class CodeBuddyLLM(CustomLLM):
             if call.routed and not ex.state.delivered:  # the Router's bridges fall back from its envelope only
                 raise routed_refusal(exc, ex.prep.model) from exc
             raise
+
+    # -------------------------------------------------------------- images
+
+    def _image_sync(self, call: Call, images: Sequence[str] | None) -> ImageResponse:
+        ex = _ImageExchange(call, resolve_key(call.api_key, call.model), images)
+        http = self.clients.sync(call.client, call.verify)
+        try:
+            resp = http.send(ex.request(http), follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise ex.failed(exc) from None
+        return ex.response(resp)
+
+    async def _image_async(self, call: Call, images: Sequence[str] | None) -> ImageResponse:
+        if direct_key(call.api_key) is not None:
+            key = resolve_key(call.api_key, call.model)
+        else:  # the stored login: never on the event loop
+            key = await asyncio.to_thread(resolve_key, call.api_key, call.model)
+        ex = _ImageExchange(call, key, images)
+        http = await self.clients.async_(call.client, call.verify)
+        try:
+            resp = await http.send(ex.request(http), follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise ex.failed(exc) from None
+        return ex.response(resp)
+
+    def image_generation(self, model: str, prompt: str, **litellm_args: Any) -> ImageResponse:  # type: ignore[override]
+        """``litellm.image_generation(model="codebuddy/<image model>", prompt=...)`` (:mod:`.images`)."""
+        return self._image_sync(Call.from_litellm(model, prompt, **litellm_args), None)
+
+    async def aimage_generation(self, model: str, prompt: str, **litellm_args: Any) -> ImageResponse:  # type: ignore[override]
+        return await self._image_async(Call.from_litellm(model, prompt, **litellm_args), None)
+
+    def image_edit(self, model: str, image: Any, prompt: str | None, **litellm_args: Any) -> ImageResponse:  # type: ignore[override]
+        """``litellm.image_edit(model="codebuddy/<edit model>", image=..., prompt=...)``: the images go up as
+        ``data:`` URLs in the JSON body (:func:`.images.edit_body`)."""
+        return self._image_sync(Call.from_litellm(model, prompt, **litellm_args), _image_files(image, model))
+
+    async def aimage_edit(self, model: str, image: Any, prompt: str | None, **litellm_args: Any) -> ImageResponse:  # type: ignore[override]
+        files = await asyncio.to_thread(_image_files, image, model)
+        return await self._image_async(Call.from_litellm(model, prompt, **litellm_args), files)
