@@ -23,6 +23,7 @@ PURE = (
     "provider.sse",
     "provider.stream",
     "provider.pump",
+    "provider.images",
 )
 # the fake's one import from outside the standard library: ``cryptography``, inside the function that makes a
 # certificate (LiteLLM installs it; the fake runs without it until asked for TLS)
