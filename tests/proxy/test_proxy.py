@@ -26,6 +26,7 @@ from litellm_codebuddy.local.launch import start_fake, stop
 
 from support.proxy import (
     CATALOG,
+    IMAGE_MODELS,
     UPSTREAM_KEY,
     ConnectRecorder,
     Proxy,
@@ -170,10 +171,10 @@ STREAM = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"
 
 
 def test_model_list(client: openai.OpenAI) -> None:
-    assert sorted(m.id for m in client.models.list().data) == sorted(CATALOG)
+    assert sorted(m.id for m in client.models.list().data) == sorted([*CATALOG, *IMAGE_MODELS])
     # the wildcard deployment is listed only on request (LiteLLM hides wildcard routes by default)
     listed = {m.id for m in client.models.list(extra_query={"return_wildcard_routes": "true"}).data}
-    assert listed == {*CATALOG, "codebuddy/*"}
+    assert listed == {*CATALOG, *IMAGE_MODELS, "codebuddy/*"}
 
 
 @pytest.mark.parametrize("model", [*CATALOG, "codebuddy/fake-e2e-extra"])
@@ -284,7 +285,7 @@ def test_default_api_base_when_unset(tmp_path: Path, monkeypatch: pytest.MonkeyP
             "no_proxy": "",
         }
         with running_proxy(tmp_path, env=env, name="proxy-default-base") as proxy, proxy.client() as c:
-            assert sorted(m.id for m in c.models.list().data) == sorted(CATALOG)
+            assert sorted(m.id for m in c.models.list().data) == sorted([*CATALOG, *IMAGE_MODELS])
             with pytest.raises(openai.APIStatusError) as info:
                 c.chat.completions.create(model=MODEL, messages=[user("hello")])
     assert "https://www.codebuddy.ai/v2/chat/completions" in str(info.value)

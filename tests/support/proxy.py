@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT_CONFIG = REPO / "proxy_config.yaml"
 UPSTREAM_KEY = "ck_test.key"
 CATALOG = ("codebuddy/gpt-5.5", "codebuddy/gpt-5.4", "codebuddy/claude-sonnet-4.6", "codebuddy/gemini-3.1-pro")
+#: proxy_config.yaml's image deployments (listed by /v1/models beside the chat models)
+IMAGE_MODELS = ("codebuddy/hunyuan-image-v3.0",)
 START_TIMEOUT = 240.0  # the proxy starts in ~6 s on an idle machine; the machine is shared, so be generous
 CLIENT_TIMEOUT = 120.0
 # proxy settings in the outer environment would route the proxy's calls to the local fake elsewhere
