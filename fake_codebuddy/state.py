@@ -66,7 +66,7 @@ class Traffic:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, req: Request, body: Any) -> None:
-        """Keep a chat request (at most ``max_requests``, the oldest tenth dropped when full; none when it is 0)."""
+        """Keep a chat or image request (at most ``max_requests``, the oldest tenth dropped when full; none when 0)."""
         if self.max_requests <= 0:
             return
         with self._lock:

@@ -5,6 +5,9 @@ in a worker thread on the async paths), builds the request (:mod:`.request`), se
 (:mod:`.transport`) and drives a :class:`~.pump.Pump` with the body's bytes (:mod:`.coalesce` picks the source).
 Every call streams upstream (the gateway only streams); a caller that asked for a plain answer gets one built from
 the stream. Redirects are never followed; ``timeout`` is enforced as connect and between-bytes limits.
+
+Images (``image_generation``, ``image_edit`` and their async forms) are one JSON request and one JSON answer each:
+:mod:`.images` builds the body and reads the envelope, :class:`_ImageExchange` holds the steps both paths share.
 """
 
 from __future__ import annotations
