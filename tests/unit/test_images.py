@@ -338,6 +338,17 @@ def test_generation_through_litellm(mode: str, upstream: respx.MockRouter) -> No
 
 
 @SYNC_ASYNC
+def test_options_the_proxy_received_reach_the_gateway(mode: str, upstream: respx.MockRouter) -> None:
+    """LiteLLM keeps n and size from a custom provider; the proxy's request body (``proxy_server_request``, which
+    LiteLLM keeps on its logging object) still has them."""
+    route = upstream.post(GENERATIONS).mock(return_value=answered(envelope({"b64_json": B64}, {"b64_json": B64})))
+    received = {"url": "http://proxy/v1/images/generations", "body": {"prompt": "a fox", "size": "256x256", "n": 2}}
+    response = generate(mode, size="999x999", n=5, proxy_server_request=received)
+    assert len(response.data) == 2
+    assert sent(route) == {"model": "hunyuan-image-v3.0", "prompt": "a fox", "size": "256x256", "n": 2}
+
+
+@SYNC_ASYNC
 def test_generation_error_is_the_mapped_exception(mode: str, upstream: respx.MockRouter) -> None:
     upstream.post(GENERATIONS).mock(return_value=answered({"code": 14018, "msg": "insufficient credits"}))
     with pytest.raises(litellm.RateLimitError, match="14018"):
