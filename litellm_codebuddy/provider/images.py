@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,11 +84,10 @@ def _bad(message: str, model: str) -> litellm.BadRequestError:
 
 
 def family(model: str) -> Family:
-    """The model family whose body rules apply (by the id's prefix, as the official client decides)."""
-    lowered = model.lower()
-    if lowered.startswith("hunyuan-"):
+    """The model family whose body rules apply: by the id's prefix, case-sensitive, as the official client decides."""
+    if model.startswith("hunyuan-"):
         return "hunyuan"
-    if lowered.startswith("gemini-"):
+    if model.startswith("gemini-"):
         return "gemini"
     return "other"
 
@@ -218,13 +218,11 @@ class ImageAnswer:
 
 
 def _credit(usage: Any) -> float | None:
+    """``usage.credit`` when it is a finite number >= 0 (what the official client keeps), else None."""
     value = usage.get("credit") if isinstance(usage, Mapping) else None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         return None
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    return float(value)
 
 
 def read_envelope(
@@ -275,7 +273,8 @@ def build_image_response(
         usage.credit = answer.credit  # type: ignore[attr-defined]  # extra fields are allowed
     response.usage = usage
     hidden = dict(response.hidden_params or {})
-    hidden["codebuddy_credit"] = answer.credit
+    if answer.credit is not None:
+        hidden["codebuddy_credit"] = answer.credit
     if answer.request_id:
         hidden["codebuddy_request_id"] = answer.request_id
     cost = credits_cost(answer.credit, credit_cost)

@@ -65,7 +65,8 @@ def answered(body: dict[str, Any], status: int = 200) -> httpx.Response:
     ("model", "expected"),
     [
         ("hunyuan-image-v3.0", "hunyuan"),
-        ("HunYuan-Image-v2.0-general-edit", "hunyuan"),
+        ("hunyuan-image-v2.0-general-edit", "hunyuan"),
+        ("HunYuan-Image-v3.0", "other"),  # the official client's test is case-sensitive
         ("gemini-3-pro-image", "gemini"),
         ("gpt-image-2", "other"),
         ("image-hunyuan", "other"),
@@ -228,7 +229,7 @@ def test_loggable_body_shortens_the_images() -> None:
 
 
 def test_envelope_with_base64_and_urls() -> None:
-    body = envelope({"b64_json": B64}, {"url": "https://example.invalid/a.png"}, {"other": 1}, credit="2.5")
+    body = envelope({"b64_json": B64}, {"url": "https://example.invalid/a.png"}, {"other": 1}, credit=2.5)
     answer = read_envelope(200, {}, json.dumps(body).encode(), "m")
     assert answer == ImageAnswer([{"b64_json": B64}, {"url": "https://example.invalid/a.png"}], 2.5, "req-1")
 
