@@ -217,6 +217,10 @@ class ImageAnswer:
     request_id: str | None = None
 
 
+def _bad_answer(message: str, model: str) -> litellm.APIError:
+    return litellm.APIError(status_code=502, message=message, llm_provider=PROVIDER, model=model)
+
+
 def _credit(usage: Any) -> float | None:
     """``usage.credit`` when it is a finite number >= 0 (what the official client keeps), else None."""
     value = usage.get("credit") if isinstance(usage, Mapping) else None
@@ -239,14 +243,14 @@ def read_envelope(
         raise error_from_response(status, dict(headers), content, model, secrets=secrets)
     data = body.get("data")
     items = data.get("data") if isinstance(data, dict) else None
-    images = [i for i in items if isinstance(i, dict) and (i.get("b64_json") or i.get("url"))] if items else []
+    images = items if isinstance(items, list) else []
     request_id = body.get("request_id") or body.get("requestId")
     if not images:
-        raise litellm.APIError(
-            status_code=502,
-            message=f"CodeBuddy answered code 0 with no image (request_id={request_id})",
-            llm_provider=PROVIDER,
-            model=model,
+        raise _bad_answer(f"CodeBuddy answered code 0 with no image (request_id={request_id})", model)
+    if not all(isinstance(i, dict) and (i.get("b64_json") or i.get("url")) for i in images):
+        # never a silent partial answer: the official client refuses such an item too
+        raise _bad_answer(
+            f"CodeBuddy image answer holds an item with neither b64_json nor url (request_id={request_id})", model
         )
     usage = data.get("usage") if isinstance(data, dict) else None
     return ImageAnswer(images, _credit(usage), str(request_id) if request_id else None)
