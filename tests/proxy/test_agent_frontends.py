@@ -129,7 +129,7 @@ def test_health_reports_every_deployment_healthy(proxy: Proxy) -> None:
     assert report["unhealthy_count"] == 0, report["unhealthy_endpoints"]
     # the codebuddy/* wildcard is checked with a catalog model (litellm.models_by_provider["codebuddy"])
     assert "codebuddy/*" in {e["model"] for e in report["healthy_endpoints"]}
-    assert report["healthy_count"] == 6  # the catalog's four, the wildcard, the alias
+    assert report["healthy_count"] == 7  # the catalog's four, the wildcard, the alias, the image model (a picture)
 
 
 def test_alias_without_slash(oai: openai.OpenAI, fake: FakeCodeBuddy) -> None:
