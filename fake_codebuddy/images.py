@@ -33,7 +33,7 @@ from .gateway import _injected_error, _limited, _proxy_fault, unauthorized_body
 from .http import Request, send_json
 from .state import FakeState
 
-__all__ = ["CREDITS_PER_IMAGE", "EDITS", "GENERATIONS", "MAX_IMAGES", "PATHS", "handle", "png"]
+__all__ = ["CREDITS_PER_IMAGE", "EDITS", "GENERATIONS", "MAX_IMAGES", "PATHS", "answer", "handle", "png"]
 
 GENERATIONS = "/v2/images/generations"
 EDITS = "/v2/images/edits"
