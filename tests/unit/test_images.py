@@ -443,3 +443,10 @@ def test_credit_cost_is_litellms_response_cost(upstream: respx.MockRouter, monke
     while not any(prompt in k for k in COSTS.costs) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert [v for k, v in COSTS.costs.items() if prompt in k] == [1.0]  # what the logging (and proxy spend) records
+
+
+def test_without_a_credit_cost_the_cost_is_the_catalogs_zero(upstream: respx.MockRouter) -> None:
+    upstream.post(GENERATIONS).mock(return_value=answered(envelope({"b64_json": B64}, credit=4)))
+    response = generate("sync")
+    assert response.usage.credit == 4.0
+    assert response._hidden_params["response_cost"] == 0.0  # LiteLLM's own figure, from the catalog's 0.0 price
