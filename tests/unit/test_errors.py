@@ -47,16 +47,17 @@ CODES: dict[int, tuple[type[Exception], str]] = {
     11133: (litellm.BadRequestError, "consecutive assistant"),
     11148: (litellm.BadRequestError, "tool-call sequence"),
     11151: (litellm.BadRequestError, "empty content"),
-    11140: (litellm.PermissionDeniedError, "risk control"),
+    11140: (litellm.ContentPolicyViolationError, "risk control"),
     6004: (litellm.RateLimitError, "frequency limit"),
     14018: (litellm.RateLimitError, "out of credits"),
     14017: (litellm.PermissionDeniedError, "trial has not been activated"),
     11212: (litellm.PermissionDeniedError, "license or trial has expired"),
     11216: (litellm.PermissionDeniedError, "license or trial has expired"),
-    11141: (litellm.NotFoundError, "deprecated"),
+    11141: (litellm.ContentPolicyViolationError, "refusal"),
+    14015: (litellm.PermissionDeniedError, "licence has expired"),
 }
 # the account has no usable plan: 403 whatever status carries them, and the advice says retrying will not help
-PLAN_CODES = (14017, 11212, 11216)
+PLAN_CODES = (14015, 14016, 14017, 11212, 11216)
 NESTED_14018 = {
     "error": {
         "code": -32603,
@@ -177,39 +178,38 @@ def test_code_mapping(mode: str, upstream: respx.MockRouter, code: int, status: 
 
 
 @pytest.mark.parametrize("status", [200, 429])
-@pytest.mark.parametrize("code", [*PLAN_CODES, 11141])
-def test_plan_and_deprecation_codes(mode: str, upstream: respx.MockRouter, code: int, status: int) -> None:
-    """Under HTTP 200 and 429 alike: a 429 status must not turn them into a (retryable) rate limit."""
-    expected, words = CODES[code]
+@pytest.mark.parametrize("code", [*PLAN_CODES, 11103])
+def test_plan_and_unsupported_model_codes(mode: str, upstream: respx.MockRouter, code: int, status: int) -> None:
+    """Under HTTP 200 and 429 alike: a 429 status must not turn them into a (retryable) rate limit. 14015 is the
+    plan's licence (the official client: not a login problem), so a 403 and never "log in again"."""
+    expected = litellm.NotFoundError if code == 11103 else litellm.PermissionDeniedError
     upstream.post(URL).mock(return_value=json_error(body_for(code), status))
     exc = raised(mode, expected)
     assert not isinstance(exc, litellm.RateLimitError)
-    assert exc.status_code == (404 if code == 11141 else 403)  # type: ignore[attr-defined]
-    assert words in str(exc).lower()
+    assert exc.status_code == (404 if code == 11103 else 403)  # type: ignore[attr-defined]
     upstream_info = upstream_of(exc)
     assert upstream_info is not None and upstream_info.code == code and upstream_info.http_status == status
     assert upstream_info.known is not None and upstream_info.known.hint
     if code in PLAN_CODES:
         assert "retrying will not help" in upstream_info.known.hint
+        assert "login" not in upstream_info.known.hint and "log in" not in upstream_info.known.hint
 
 
 @pytest.mark.parametrize("first", [True, False], ids=["first-event", "after-content"])
 @pytest.mark.parametrize("code", [*PLAN_CODES, 11141])
-def test_plan_and_deprecation_codes_inside_a_stream(
-    mode: str, upstream: respx.MockRouter, code: int, first: bool
-) -> None:
+def test_plan_and_refusal_codes_inside_a_stream(mode: str, upstream: respx.MockRouter, code: int, first: bool) -> None:
     events = [body_for(code)] if first else [event("partial "), body_for(code)]
     upstream.post(URL).mock(return_value=httpx.Response(200, headers=SSE_HEADERS, content=sse(*events)))
-    exc = raised(mode, CODES[code][0])
+    exc = raised(mode, CODES[code][0] if code in CODES else litellm.PermissionDeniedError)
     assert str(code) in str(exc)
 
 
-def test_router_falls_back_from_a_deprecated_model(upstream: respx.MockRouter) -> None:
-    """11141 is a 404: a Router with fallbacks moves on to the next model instead of failing the call."""
+def test_router_falls_back_from_an_unsupported_model(upstream: respx.MockRouter) -> None:
+    """11103 is a 404: a Router with fallbacks moves on to the next model instead of failing the call."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         model = json.loads(request.content)["model"]
-        return json_error(body_for(11141)) if model == "gpt-5.4" else ok_response("from the fallback")
+        return json_error(body_for(11103)) if model == "gpt-5.4" else ok_response("from the fallback")
 
     route = upstream.post(URL).mock(side_effect=answer)
     router = litellm.Router(
@@ -349,7 +349,8 @@ def test_connection_refused_real(mode: str) -> None:
     ("error", "expected"),
     [
         ({"code": 14018, "msg": "no credits left", "requestId": "r1"}, litellm.RateLimitError),
-        ({"code": 11140, "msg": "risk"}, litellm.PermissionDeniedError),
+        ({"code": 11140, "msg": "risk"}, litellm.ContentPolicyViolationError),
+        ({"code": 14015, "msg": "licence expired"}, litellm.PermissionDeniedError),
         ({"error": {"code": 6004, "message": "too frequent"}}, litellm.RateLimitError),
         (NESTED_14018, litellm.RateLimitError),
         ({"error": {"message": "boom", "type": "server_error"}}, litellm.InternalServerError),

@@ -213,11 +213,12 @@ def test_6004_carries_retry_after_until_the_reset(msg: str, status: int) -> None
     assert f"Retry-After: {expected}s" in str(exc)
 
 
-def test_6004_without_a_time_has_no_retry_after() -> None:
-    exc = error_from_body({"code": 6004, "msg": "usage exceeds frequency limit"}, 429, "m")
+def test_6004_without_a_time_is_parked_until_the_end_of_the_day() -> None:
+    """6004 is a per-day limit: without a named reset, the Retry-After is the end of the gateway's day (UTC+8)."""
+    exc = error_from_body({"code": 6004, "msg": "usage exceeds frequency limit"}, 429, "m", now=NOW)
     assert isinstance(exc, litellm.RateLimitError)
-    assert retry_after_of(exc) == -1  # LiteLLM: no header; the Router uses its own cooldown time
-    assert upstream_of(exc).retry_after is None  # type: ignore[union-attr]
+    assert retry_after_of(exc) == 4 * 3600  # NOW is 20:00 UTC+8
+    assert upstream_of(exc).retry_after == 4 * 3600  # type: ignore[union-attr]
 
 
 def test_the_gateways_own_retry_after_wins() -> None:
@@ -242,9 +243,11 @@ def test_11140_rate_limiting_is_a_rate_limit(status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [200, 403])
-def test_11140_safety_review_stays_permission_denied(status: int) -> None:
+def test_11140_safety_review_is_a_content_policy_refusal(status: int) -> None:
+    """A refusal about the request, not the key: 400 ContentPolicyViolationError, never a 403 a Router retries on
+    every key of its group."""
     exc = error_from_body({"code": 11140, "msg": "The content did not pass the safety review."}, status, "m")
-    assert isinstance(exc, litellm.PermissionDeniedError)
+    assert isinstance(exc, litellm.ContentPolicyViolationError) and exc.status_code == 400
 
 
 NEW_CODES: dict[int, tuple[int, type[Exception]]] = {
