@@ -769,7 +769,9 @@ def error_from_body(
     *,
     secrets: tuple[str | None, ...] = (),
     now: datetime.datetime | None = None,
+    note: str = "",
 ) -> Exception:
+    """The exception for a CodeBuddy error body (``note``: a sentence added to its message)."""
     said = _read_body(body)
     code = said.code
     msg = redact(said.msg, *secrets)
@@ -801,6 +803,8 @@ def error_from_body(
         parts.append("The gateway's retry_policy forbids retrying this request (and any fallback).")
     elif said.retry_policy == "force":
         parts.append("The gateway's retry_policy asks for a retry.")
+    if note:
+        parts.append(note)
     request_id = redact(str(said.request_id), *secrets) if said.request_id else None
     if request_id:
         parts.append(f"requestId={request_id}.")
@@ -825,16 +829,23 @@ def error_from_body(
 
 
 def error_from_response(
-    status: int, headers: dict[str, str], content: bytes, model: str, *, secrets: tuple[str | None, ...] = ()
+    status: int,
+    headers: dict[str, str],
+    content: bytes,
+    model: str,
+    *,
+    secrets: tuple[str | None, ...] = (),
+    note: str = "",
 ) -> Exception:
-    """The exception for a non-streaming error answer: JSON bodies by their code, anything else by status."""
+    """The exception for a non-streaming error answer: JSON bodies by their code, anything else by status
+    (``note``: a sentence added to a JSON body's message)."""
     text = content.decode("utf-8", "replace")
     try:
         body = json.loads(text) if text.strip() else None
     except ValueError:
         body = None
     if isinstance(body, dict) and (is_error_body(body) or status >= 400):
-        return error_from_body(body, status, model, headers, secrets=secrets)
+        return error_from_body(body, status, model, headers, secrets=secrets, note=note)
     if 300 <= status < 400:
         location = next((v for k, v in headers.items() if k.lower() == "location"), "") or "(no Location header)"
         message = (
