@@ -32,6 +32,7 @@ from litellm_codebuddy.provider.errors import (
 )
 from litellm_codebuddy.provider.forbid import Answer, Forbidden
 from litellm_codebuddy.provider.handler import FORBIDDEN
+from litellm_codebuddy.provider.stream import StreamState
 
 from support.upstream import (
     FULL_USAGE,
@@ -39,6 +40,7 @@ from support.upstream import (
     MODEL,
     MODES,
     SSE_HEADERS,
+    STREAM_MODES,
     URL,
     USER,
     call,
@@ -46,6 +48,7 @@ from support.upstream import (
     json_error,
     ok_response,
     raised,
+    router_call,
     sse,
     unwrap,
 )
@@ -790,4 +793,64 @@ def test_sdk_num_retries_retries_what_the_retry_policy_asks_for(mode: str, upstr
     if mode == "async_stream":
         pytest.skip("the async stream's request goes out at the first chunk, after num_retries' wrapper returned")
     assert call(mode, num_retries=2).content == "second try"
+    assert route.call_count == 2
+
+
+# ---------------------------------------------------------------- empty streams: finish_reason "error"
+
+
+def _state(accumulate: bool = False) -> StreamState:
+    return StreamState("gpt-5.5", lambda: 5, accumulate=accumulate)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("reason", ["error", "length"])
+def test_a_failed_finish_without_output_is_a_retryable_error(reason: str, accumulate: bool) -> None:
+    st = _state(accumulate)
+    with pytest.raises(litellm.ServiceUnavailableError) as info:
+        st.feed([json.dumps(event("", finish_reason=reason, usage={"total_tokens": 3}))])
+        st.close()
+    assert litellm.should_retry(info.value.status_code)
+    assert reason in str(info.value)
+
+
+def test_length_after_output_is_an_answer() -> None:
+    st = _state()
+    chunks = st.feed([json.dumps(event("cut"))]) + st.feed([json.dumps(event("", finish_reason="length"))])
+    chunks += st.close()
+    assert chunks[-1]["finish_reason"] == "length"
+
+
+def test_error_after_output_hands_the_output_on_then_raises() -> None:
+    st = _state()
+    first = st.feed([json.dumps(event("partial ")), json.dumps(event("", finish_reason="error", usage=FULL_USAGE))])
+    assert [c["text"] for c in first] == ["partial "]  # no finishing chunk: the answer did not end cleanly
+    with pytest.raises(litellm.ServiceUnavailableError, match="after part of the answer"):
+        st.close()
+
+
+@pytest.mark.parametrize("reason", ["error", "length"])
+def test_empty_stream_on_every_path(mode: str, upstream: respx.MockRouter, reason: str) -> None:
+    upstream.post(URL).mock(
+        return_value=httpx.Response(200, headers=SSE_HEADERS, content=sse(event("", finish_reason=reason)))
+    )
+    raised(mode, litellm.ServiceUnavailableError)
+
+
+def test_empty_stream_retried_by_num_retries(mode: str, upstream: respx.MockRouter) -> None:
+    empty = httpx.Response(200, headers=SSE_HEADERS, content=sse(event("", finish_reason="error")))
+    route = upstream.post(URL).mock(side_effect=[empty, ok_response("second try")])
+    if mode in STREAM_MODES:
+        pytest.skip(
+            "a 200 stream fails during iteration, after the SDK's num_retries wrapper returned (a Router retries it)"
+        )
+    assert call(mode, num_retries=2).content == "second try"
+    assert route.call_count == 2
+
+
+def test_empty_stream_retried_by_a_router(mode: str, upstream: respx.MockRouter) -> None:
+    empty = httpx.Response(200, headers=SSE_HEADERS, content=sse(event("", finish_reason="error")))
+    route = upstream.post(URL).mock(side_effect=[empty, ok_response("second try")])
+    router = group_of_three(num_retries=2, retry_after=0)
+    assert router_call(router, mode, USER) == "second try"
     assert route.call_count == 2
