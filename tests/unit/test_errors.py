@@ -854,3 +854,19 @@ def test_empty_stream_retried_by_a_router(mode: str, upstream: respx.MockRouter)
     router = group_of_three(num_retries=2, retry_after=0)
     assert router_call(router, mode, USER) == "second try"
     assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "msg"), [(11133, "image input is not supported by this model"), (11125, "gif rejected"), (11135, "x")]
+)
+def test_image_rejections_say_so(code: int, msg: str) -> None:
+    exc = error_from_body({"code": code, "msg": msg}, 400, "m")
+    assert type(exc) is litellm.BadRequestError
+    said = upstream_of(exc)
+    assert said is not None and said.known is not None and "image" in said.known.meaning
+    assert said.known.hint and "vision" in said.known.hint
+
+
+def test_11133_without_an_image_is_the_message_sequence() -> None:
+    said = upstream_of(error_from_body({"code": 11133, "msg": "consecutive assistant messages"}, 400, "m"))
+    assert said is not None and said.known is not None and "sequence" in said.known.meaning
