@@ -190,6 +190,48 @@ def _normalise_parts(content: Any, model: str, where: str) -> Any:
     return content if out is None else out
 
 
+_IMAGE_ROLES = frozenset({"user", "tool", "function"})
+
+
+def _check_parts(content: list[Any], role: Any, model: str, where: str) -> None:
+    """Each part is one the gateway takes: a text part with a string ``text``, or an image part in a user or tool
+    message (docs/gateway.md#content-parts). A document, ``file``, ``input_audio`` or any other part is refused
+    here, naming it, rather than sent to be refused upstream (the gateway answers 11101)."""
+    for j, part in enumerate(content):
+        at = f"{where}.content[{j}]"
+        if not isinstance(part, dict):
+            raise bad_request(f"{at}: a content part must be an object, got {type(part).__name__}", model)
+        kind = part.get("type")
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                raise bad_request(f"{at}: a text part needs a 'text' string", model)
+        elif kind == "image_url":
+            if role not in _IMAGE_ROLES:
+                raise bad_request(
+                    f"{at}: an image_url part cannot be in a {role} message (its content is sent as text; "
+                    "images go in user messages)",
+                    model,
+                )
+        else:
+            what = f"a {kind!r} part" if isinstance(kind, str) else "a part without a 'type' string"
+            raise bad_request(
+                f"{at}: {what} cannot be sent to CodeBuddy: the gateway takes only text and image_url parts "
+                "(documents, files and audio are refused; docs/gateway.md#content-parts)",
+                model,
+            )
+
+
+def _not_empty(content: Any, model: str, where: str) -> None:
+    """A tool (or function) result cannot be left out like an empty user message (its call needs it) and the
+    gateway refuses empty content (docs/gateway.md#empty-content): refused here, before anything is sent."""
+    if _is_empty(content):
+        raise bad_request(
+            f"{where}: a tool result with empty content cannot be sent (the gateway refuses empty content, 11151): "
+            "give the result some text",
+            model,
+        )
+
+
 def validate_messages(messages: Any, model: str = "") -> None:
     """Reject input the gateway cannot take, with a message saying what is wrong (nothing is sent)."""
     if messages is None:
@@ -204,11 +246,13 @@ def validate_messages(messages: Any, model: str = "") -> None:
         if not isinstance(msg, dict):
             raise bad_request(f"{where} must be an object with 'role' and 'content', got {type(msg).__name__}", model)
         role = msg.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise bad_request(f"{where} has an unknown role {role!r} (expected one of {sorted(_ROLES)})", model)
         content = msg.get("content")
         if content is not None and not isinstance(content, (str, list)):
             raise bad_request(f"{where}.content must be a string or a list of parts", model)
+        if isinstance(content, list):
+            _check_parts(content, role, model, where)
         if role == "assistant":
             for call in msg.get("tool_calls") or []:
                 if isinstance(call, dict) and call.get("id"):
@@ -224,8 +268,11 @@ def validate_messages(messages: Any, model: str = "") -> None:
                     f"{where}: tool result for tool_call_id {call_id!r} has no matching assistant tool call before it",
                     model,
                 )
+            _not_empty(content, model, where)
         elif "content" not in msg:
             raise bad_request(f"{where}: a {role} message needs content", model)
+        elif role == "function":
+            _not_empty(content, model, where)
 
 
 def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[dict[str, Any]]:
@@ -387,12 +434,26 @@ def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
     return tools
 
 
+_TOOL_CHOICES = ("none", "auto", "required")
+
+
+def _check_tool_choice(tool_choice: Any, model: str) -> None:
+    """``tool_choice`` is absent, one of OpenAI's words, or an object naming a function
+    (docs/gateway.md#tool-choice-string): anything else would reach the gateway as a string it does not know, or
+    as a value it cannot parse."""
+    if tool_choice is None or isinstance(tool_choice, dict) or tool_choice in _TOOL_CHOICES:
+        return
+    shown = repr(tool_choice)[:60] if isinstance(tool_choice, str) else type(tool_choice).__name__
+    raise bad_request(f"tool_choice must be one of {', '.join(_TOOL_CHOICES)} or a named function, got {shown}", model)
+
+
 def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[dict[str, Any]] | None, Any]:
     """Tools with inlined schemas, and a string ``tool_choice`` (docs/gateway.md#tool-choice-string).
 
     A named choice ``{"type":"function","function":{"name":N}}`` keeps its meaning as ``"required"``
     with only tool N sent.
     """
+    _check_tool_choice(tool_choice, model)
     if tools is None:
         if isinstance(tool_choice, dict):
             raise bad_request("tool_choice names a function but no tools were given", model)
@@ -465,10 +526,48 @@ def prepare_request(
     body = build_body(model, messages, optional_params, policy)
     derive = _given_cache_key(body, policy, model)
     encoded = encode_body(body, model)
+    _check_unicode(encoded.content, messages, optional_params, model)
     if derive:  # from the tools as encoded, then appended: body and bytes stay one serialisation
         key = body["prompt_cache_key"] = derive_cache_key(api_key, body, encoded.tools_json())
         encoded = encoded.appended("prompt_cache_key", key)
     return PreparedRequest(url=url, headers=headers, body=body, model=model, api_key=api_key, encoded=encoded)
+
+
+def _check_unicode(content: bytes, messages: list[Any], params: Mapping[str, Any], model: str) -> None:
+    """Refuse a lone surrogate (``"\\ud800"`` without its pair: not Unicode text, so it cannot be sent as UTF-8)
+    anywhere in the request, naming the field. The body is ASCII JSON, where every character beyond the BMP and
+    every surrogate is a ``\\udXXX`` escape: only a body holding one is searched (emoji take that path too)."""
+    if b"\\ud" not in content:
+        return
+    found = (
+        _lone_surrogate(model, "model") or _lone_surrogate(messages, "messages") or _lone_surrogate(dict(params), "")
+    )
+    if found is not None:
+        raise bad_request(f"{found} holds a lone surrogate (not valid Unicode text, so it cannot be sent)", model)
+
+
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first string in ``value`` (keys included) that is not valid Unicode, or None."""
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "a value"
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found = _lone_surrogate(key, where) or _lone_surrogate(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _given_cache_key(body: dict[str, Any], policy: Policy, model: str) -> bool:

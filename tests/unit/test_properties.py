@@ -1,0 +1,534 @@
+"""Property-based tests (Hypothesis) of the request side and the stream side: what nobody thought to write by hand.
+
+* Requests: for any messages, tools, tool schemas and parameters, :func:`prepare_request` either builds a body the
+  fake gateway's own checks accept (``fake_codebuddy.checks.validate``, called directly), as valid UTF-8 JSON, or
+  raises ``litellm.BadRequestError`` (never another class, never a retryable one); and it is quick about it.
+* Streams: for any byte stream from the upstream (events of every kind, split anywhere, truncated anywhere, invalid
+  UTF-8, error events, garbage, lines past a megabyte, three kinds of line ends) fed through the SSE decoder,
+  :class:`StreamState` and :class:`Pump` as the handler does, the caller gets every chunk the stream carried, or a
+  LiteLLM exception: never a silent partial answer.
+
+Bounded and stable in CI: few examples each, a deadline per example, and ``derandomize=True`` (the examples come
+from a fixed seed, so every run tries the same ones); the explicit ``@example`` cases are the findings, kept.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import litellm
+import pytest
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+from litellm.types.utils import ModelResponse
+
+from fake_codebuddy.checks import validate
+from fake_codebuddy.state import FakeState
+from litellm_codebuddy.provider.errors import undecodable_stream
+from litellm_codebuddy.provider.pump import Pump
+from litellm_codebuddy.provider.request import prepare_request
+from litellm_codebuddy.provider.sse import SSEDecodeError
+from litellm_codebuddy.provider.stream import StreamState
+
+KEY = "ck_prop.S3cretForProperties"
+MODEL = "gpt-5.5"
+STATE = FakeState.create(None, None, 0)
+PROPERTIES = settings(
+    max_examples=300,
+    deadline=2000,  # ms per example: a hang or a quadratic blow-up fails, a slow CI box does not
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+# a retryable class (LiteLLM's and the Router's retry and fallback machinery act on these) is never the answer to
+# the caller's own bad input
+RETRYABLE = (
+    litellm.APIConnectionError,
+    litellm.Timeout,
+    litellm.RateLimitError,
+    litellm.InternalServerError,
+    litellm.ServiceUnavailableError,
+)
+
+
+# ------------------------------------------------------------------------------------------------ request strategies
+
+# text of every kind: ASCII, CJK, emoji (surrogate pairs in JSON), and lone surrogates (not Unicode text)
+text = st.one_of(
+    st.text(max_size=20),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=20),
+    st.text(alphabet=st.sampled_from('ab \n中文😀\ud800\udfff\\"\x00'), max_size=12),
+)
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), text)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(text, inner, max_size=3)),
+    max_leaves=8,
+)
+junk = st.one_of(json_value, st.binary(max_size=8), st.just(float("nan")), st.just(b"\xff\xfe"))
+
+
+class Deep(dict):  # type: ignore[type-arg]
+    """A schema nested ``depth`` deep, shown by its depth (Hypothesis would print it level by level)."""
+
+    depth = 0
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(f"nested({self.depth})")
+
+    def __repr__(self) -> str:
+        return f"nested({self.depth})"
+
+
+def nested(depth: int, key: str = "properties") -> dict[str, Any]:
+    node: dict[str, Any] = {"type": "object"}
+    for _ in range(depth):
+        node = {"type": "object", key: {"x": node}}
+    deep = Deep(node)
+    deep.depth = depth
+    return deep
+
+
+image_part = st.builds(
+    lambda url, detail, shape: (
+        {"type": "image_url", "image_url": url}
+        if shape == "bare"
+        else {"type": "image_url", "image_url": {"url": url, **({"detail": detail} if detail else {})}}
+    ),
+    st.one_of(st.just("https://img.example/a.png"), st.just("data:image/png;base64,iVBORw0KGgo="), text, junk),
+    st.sampled_from([None, "low", "high", "auto"]),
+    st.sampled_from(["dict", "bare"]),
+)
+text_part = st.builds(
+    lambda t, mark: {"type": "text", "text": t, **({"cache_control": {"type": "ephemeral"}} if mark else {})},
+    st.one_of(text, junk),
+    st.booleans(),
+)
+other_part = st.one_of(
+    st.just({"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}),
+    st.just({"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}),
+    st.just({"type": "refusal", "refusal": "no"}),
+    st.builds(lambda kind: {"type": kind}, text),
+    st.dictionaries(text, json_value, max_size=2),
+    junk,
+)
+part = st.one_of(text_part, text_part, image_part, other_part)
+content = st.one_of(text, text, st.lists(part, max_size=3), st.none(), junk)
+call_ids = st.sampled_from(["call_1", "call_2", "", None])
+tool_call = st.one_of(
+    st.builds(
+        lambda call_id, name, args: {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}},
+        call_ids,
+        st.sampled_from(["get_weather", "f"]),
+        st.sampled_from(["{}", '{"city": "Paris"}', ""]),
+    ),
+    junk,
+)
+
+
+def message_of(role: Any, body: Any, calls: Any, call_id: Any, name: Any) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": role}
+    if body != "<absent>":
+        msg["content"] = body
+    if calls is not None:
+        msg["tool_calls"] = calls
+    if call_id is not None:
+        msg["tool_call_id"] = call_id
+    if name is not None:
+        msg["name"] = name
+    return msg
+
+
+message = st.builds(
+    message_of,
+    st.one_of(st.sampled_from(["system", "developer", "user", "user", "assistant", "tool", "function"]), junk),
+    st.one_of(content, st.just("<absent>")),
+    st.one_of(st.none(), st.lists(tool_call, max_size=2)),
+    st.one_of(st.none(), call_ids),
+    st.one_of(st.none(), text),
+)
+good_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
+good_content = st.one_of(
+    good_text,
+    st.lists(
+        st.one_of(
+            st.builds(lambda t: {"type": "text", "text": t}, good_text),
+            st.builds(lambda t: {"type": "text", "text": t, "cache_control": {"type": "ephemeral"}}, good_text),
+        ),
+        max_size=2,
+    ),
+)
+user_content = st.one_of(
+    good_content,
+    st.lists(st.one_of(st.builds(lambda t: {"type": "text", "text": t}, good_text), image_part), max_size=3),
+)
+
+
+@st.composite
+def conversations(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A conversation a client could really send (system and developer messages anywhere, consecutive assistant
+    turns, tool calls and their results, names, empty messages), then maybe one field of it made hostile."""
+    out: list[dict[str, Any]] = []
+    calls = 0
+    for _ in range(draw(st.integers(1, 6))):
+        role = draw(st.sampled_from(["system", "developer", "user", "user", "assistant", "tool"]))
+        if role == "tool":
+            if not calls:
+                continue
+            out.append(
+                {"role": "tool", "tool_call_id": f"call_{draw(st.integers(1, calls))}", "content": draw(good_text)}
+            )
+        elif role == "assistant" and draw(st.booleans()):
+            calls += 1
+            call = {"id": f"call_{calls}", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+            out.append(
+                {"role": "assistant", "content": draw(st.sampled_from([None, "", "let me look"])), "tool_calls": [call]}
+            )
+        else:
+            msg = {"role": role, "content": draw(user_content if role == "user" else good_content)}
+            if draw(st.booleans()):
+                msg["name"] = draw(st.sampled_from(["alice", "bob"]))
+            out.append(msg)
+    if not out:
+        out.append({"role": "user", "content": "hi"})
+    if draw(st.integers(0, 3)) == 0:  # one field made hostile
+        i = draw(st.integers(0, len(out) - 1))
+        out[i] = {**out[i], draw(st.sampled_from(["content", "role", "tool_calls", "tool_call_id"])): draw(junk)}
+    return out
+
+
+def weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """One of the strategies, each picked in proportion to its weight."""
+    return st.sampled_from([strategy for weight, strategy in choices for _ in range(weight)]).flatmap(lambda s: s)
+
+
+messages = weighted(
+    (7, conversations()),
+    (1, st.lists(message, min_size=1, max_size=5)),
+    (1, st.lists(st.one_of(message, junk), max_size=3)),
+    (1, junk),
+)
+schema = st.one_of(
+    st.just({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+    st.just({"$defs": {"C": {"type": "string"}}, "type": "object", "properties": {"c": {"$ref": "#/$defs/C"}}}),
+    st.just({"allOf": [{"properties": {"a": {"type": "string"}}}, {"required": ["a"]}], "type": "object"}),
+    st.just({"type": "object", "properties": {"me": {"$ref": "#"}}}),
+    st.integers(1, 40).map(nested),
+    st.integers(600, 1200).map(nested),
+    st.integers(600, 1200).map(lambda d: nested(d, "$defs")),
+    json_value,
+)
+tool = st.one_of(
+    st.builds(
+        lambda name, params, typed: {
+            **({"type": "function"} if typed else {}),
+            "function": {"name": name, "description": "d", "parameters": params},
+        },
+        st.one_of(st.sampled_from(["get_weather", "f"]), text),
+        schema,
+        st.booleans(),
+    ),
+    junk,
+)
+tool_choice = st.one_of(
+    st.none(),
+    st.sampled_from(["none", "auto", "required", "banana", ""]),
+    st.just({"type": "function", "function": {"name": "get_weather"}}),
+    st.just({"type": "function", "function": {"name": "missing"}}),
+    junk,
+)
+good_params = st.fixed_dictionaries(
+    {},
+    optional={
+        "tools": st.lists(tool, max_size=3).filter(lambda ts: all(isinstance(t, dict) for t in ts)),
+        "tool_choice": st.sampled_from(["none", "auto", "required"]),
+        "max_tokens": st.integers(1, 100_000),
+        "temperature": st.floats(0, 2),
+        "reasoning_effort": st.sampled_from(["low", "medium", "high", "xhigh", "max"]),
+        "user": good_text,
+        "stop": st.lists(good_text, max_size=2),
+    },
+)
+hostile_params = st.fixed_dictionaries(
+    {},
+    optional={
+        "tools": st.one_of(st.lists(tool, max_size=3), junk),
+        "tool_choice": tool_choice,
+        "max_tokens": st.one_of(st.integers(-5, 100_000), junk),
+        "max_completion_tokens": st.one_of(st.integers(0, 100), junk),
+        "temperature": st.one_of(st.floats(0, 2), junk),
+        "reasoning_effort": st.one_of(st.sampled_from(["low", "medium", "high", "xhigh", "max", "none", "huge"]), junk),
+        "prompt_cache_key": st.one_of(text, junk),
+        "user": st.one_of(text, junk),
+        "stop": st.one_of(st.lists(text, max_size=2), junk),
+        "extra_body": st.one_of(st.dictionaries(st.sampled_from(["seed", "tool_choice", "top_p"]), json_value), junk),
+        "parallel_tool_calls": st.one_of(st.booleans(), junk),
+    },
+)
+params = weighted((3, good_params), (1, hostile_params))
+
+
+def lone_surrogates(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------ request property
+
+
+@PROPERTIES
+@given(msgs=messages, optional=params)
+@example(msgs=[{"role": "user", "content": 42}], optional={})
+@example(msgs="hi", optional={})
+@example(msgs={"role": "user", "content": "hi"}, optional={})
+@example(msgs=[1, 2], optional={})
+@example(msgs=[{"role": "user", "content": "hi \ud800"}], optional={})
+@example(msgs=[{"role": "system", "content": "a\udfffb"}, {"role": "user", "content": "hi"}], optional={})
+@example(
+    msgs=[{"role": "user", "content": "hi"}], optional={"tools": [{"function": {"name": "f"}}], "tool_choice": "banana"}
+)
+@example(
+    msgs=[{"role": "user", "content": "hi"}],
+    optional={"tools": [{"function": {"name": "f", "parameters": nested(700)}}]},
+)
+@example(msgs=[{"role": "user", "content": "hi"}], optional={"user": b"\xff\xfe"})
+@example(
+    msgs=[{"role": "user", "content": [{"type": "file", "file": {"file_data": "data:application/pdf;base64,JV"}}]}],
+    optional={},
+)
+@example(msgs=[{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklG"}}]}], optional={})
+@example(
+    msgs=[{"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": "u", "detail": "low"}}]}],
+    optional={},
+)
+def test_every_request_is_built_or_refused(msgs: Any, optional: dict[str, Any]) -> None:
+    try:
+        prep = prepare_request(MODEL, msgs, optional, KEY, None)
+    except litellm.BadRequestError as exc:
+        event("refused")
+        assert not isinstance(exc, RETRYABLE)
+        assert str(exc).startswith("litellm.BadRequestError: CodeBuddy: ") or "UnsupportedParamsError" in repr(exc)
+        assert KEY not in str(exc)
+        return
+    body = json.loads(prep.encoded.content)  # what goes on the wire: one JSON object, ASCII
+    assert body == json.loads(json.dumps(prep.body))  # the bytes are the body
+    assert not lone_surrogates(body), "a lone surrogate would be sent"
+    event("built")
+    refusal = validate(body, STATE)
+    assert refusal is None, f"the gateway would refuse {refusal}: {body}"
+    assert KEY not in prep.encoded.content.decode("ascii")
+
+
+@pytest.mark.parametrize(
+    ("msgs", "optional", "words"),
+    [
+        ([{"role": "user", "content": "hi \ud800"}], {}, "messages[0].content holds a lone surrogate"),
+        (
+            [{"role": "user", "content": [{"type": "text", "text": "ok"}, {"type": "text", "text": "x\udc00"}]}],
+            {},
+            "messages[0].content[1].text holds a lone surrogate",
+        ),
+        ([{"role": "user", "content": "hi"}], {"user": "u\ud800"}, "user holds a lone surrogate"),
+        ([{"role": "user", "content": "hi"}], {"tool_choice": "banana"}, "tool_choice must be one of"),
+        ([{"role": "user", "content": "hi"}], {"tool_choice": 7}, "got int"),
+        (
+            [{"role": "user", "content": [{"type": "text", "text": "see"}, {"type": "file", "file": {}}]}],
+            {},
+            "messages[0].content[1]: a 'file' part cannot be sent",
+        ),
+        ([{"role": "user", "content": [{"text": "no type"}]}], {}, "a part without a 'type' string"),
+        ([{"role": "user", "content": [{"type": "text", "text": 5}]}], {}, "a text part needs a 'text' string"),
+        (
+            [
+                {"role": "system", "content": [{"type": "image_url", "image_url": {"url": "u"}}]},
+                {"role": "user", "content": "hi"},
+            ],
+            {},
+            "an image_url part cannot be in a system message",
+        ),
+    ],
+    ids=[
+        "surrogate",
+        "surrogate-in-part",
+        "surrogate-in-param",
+        "banana",
+        "int-choice",
+        "file",
+        "no-type",
+        "text-not-str",
+        "system-image",
+    ],
+)
+def test_findings_are_bad_requests_naming_the_field(msgs: Any, optional: dict[str, Any], words: str) -> None:
+    with pytest.raises(litellm.BadRequestError) as info:
+        prepare_request(MODEL, msgs, optional, KEY, None)
+    assert words in str(info.value)
+
+
+def test_emoji_and_pairs_are_not_lone_surrogates() -> None:
+    prep = prepare_request(MODEL, [{"role": "user", "content": "ok 😀 \\ud800 literally"}], {}, KEY, None)
+    assert json.loads(prep.encoded.content)["messages"][1]["content"] == "ok 😀 \\ud800 literally"
+
+
+# ------------------------------------------------------------------------------------------------ stream strategies
+
+
+@dataclass(frozen=True)
+class Item:
+    """One piece of an upstream stream: its bytes and what it means."""
+
+    raw: bytes
+    kind: str  # content, finish, done, comment, error, garbage, badutf8
+    text: str = ""
+
+    def bad(self) -> bool:
+        return self.kind in ("error", "garbage", "badutf8")
+
+
+def _event(delta: dict[str, Any], **extra: Any) -> bytes:
+    payload = {"id": "resp_1", "model": MODEL, "object": "response", "choices": [{"delta": delta, **extra}]}
+    return json.dumps(payload).encode()
+
+
+piece_text = st.text(alphabet=st.sampled_from('ab 中😀\n"\\'), min_size=1, max_size=8).map(lambda t: "w" + t)
+content_item = st.one_of(
+    piece_text.map(
+        lambda t: Item(b"data: " + _event({"content": t, "role": "", "tool_calls": []}, finish_reason=""), "content", t)
+    ),
+    piece_text.map(lambda t: Item(b"data: " + _event({"reasoning_content": t}), "reasoning", t)),
+    st.integers((1 << 20) + 1, (1 << 20) + 3000).map(
+        lambda n: Item(b"data: " + _event({"content": "w" * n}), "content", "w" * n)
+    ),
+    st.just(
+        Item(
+            b"data: "
+            + _event({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]}),
+            "tool",
+        )
+    ),
+)
+usage = {"total_tokens": 30, "credit": 0.01}
+item = st.one_of(
+    content_item,
+    content_item,
+    content_item,
+    st.just(
+        Item(
+            b"data: "
+            + _event({"content": ""}, finish_reason="stop")[:-1]
+            + b',"usage":'
+            + json.dumps(usage).encode()
+            + b"}",
+            "finish",
+        )
+    ),
+    st.just(Item(b"data: [DONE]", "done")),
+    st.just(Item(b": keep-alive", "comment")),
+    st.just(Item(b"data: " + json.dumps({"code": 11101, "msg": "invalid request"}).encode(), "error")),
+    st.just(Item(b'data: {"error": {"message": "boom", "type": "server_error"}}', "error")),
+    st.just(Item(b"data: {not json", "garbage")),
+    st.just(Item(b"data: \xff\xfe", "badutf8")),
+    st.just(Item(b": \xff comment bytes are never decoded", "comment")),
+)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[list[Item], bytes, int, list[bytes]]:
+    items = draw(st.lists(item, min_size=0, max_size=8))
+    if draw(st.integers(0, 3)):  # most streams end properly: finish and [DONE]
+        items += [
+            Item(b"data: " + _event({"content": ""}, finish_reason="stop"), "finish"),
+            Item(b"data: [DONE]", "done"),
+        ]
+    end = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
+    whole = b"".join(i.raw + end + end for i in items)
+    cut = draw(st.one_of(st.just(len(whole)), st.just(len(whole)), st.integers(0, len(whole))))
+    sent = whole[:cut]
+    points = sorted(draw(st.lists(st.integers(0, len(sent)), max_size=6)))
+    pieces = [sent[a:b] for a, b in zip([0, *points], [*points, len(sent)], strict=True)]
+    return items, end, cut, pieces
+
+
+def expected(items: list[Item], end: bytes, cut: int) -> tuple[bool, str, str]:
+    """What a correct reader makes of the stream cut at ``cut``: (ok, content, reasoning). Not ok: an exception is
+    due (an error, garbage or bad UTF-8 before [DONE], or neither a finish nor [DONE] before the cut)."""
+    pos, finished = 0, False
+    text: list[str] = []
+    thinking: list[str] = []
+    for it in items:
+        size = len(it.raw) + 2 * len(end)
+        whole = pos + size <= cut
+        if not whole:
+            # the event the body ends on: read leniently when its data line is all there (blank line missing)
+            line = it.raw
+            got = (cut - pos) if cut > pos else 0
+            if got >= len(line) and it.kind != "comment" and it.raw.startswith(b"data:"):
+                whole = True
+            elif got > 0 and it.raw.startswith(b"data:") and got >= len(b"data:") and it.kind != "comment":
+                return False, "", ""  # a data line cut in the middle: not JSON
+        if not whole:
+            break
+        pos += size
+        if it.kind == "done":
+            return True, "".join(text), "".join(thinking)
+        if it.bad():
+            return False, "", ""
+        if it.kind == "content":
+            text.append(it.text)
+        elif it.kind == "reasoning":
+            thinking.append(it.text)
+        elif it.kind == "finish":
+            finished = True
+    return finished, "".join(text), "".join(thinking)
+
+
+def read(pieces: list[bytes], accumulate: bool) -> tuple[str, str]:
+    """The handler's loop, without the network: the pieces through a Pump; (content, reasoning) as the caller
+    gets them; the handler's conversion of an undecodable stream."""
+    state = StreamState(MODEL, lambda: 10, accumulate=accumulate, secrets=(KEY,))
+    pump = Pump(state)
+    chunks: list[Any] = []
+    try:
+        for raw in pieces:
+            chunks += pump.push(raw)
+            if not pump.reading():
+                break
+        chunks += pump.end()
+    except SSEDecodeError as exc:
+        raise undecodable_stream(exc, MODEL) from None
+    if accumulate:
+        message = state.build_response(ModelResponse()).choices[0].message
+        return message.content or "", getattr(message, "reasoning_content", None) or ""
+    text, thinking = [], []
+    for chunk in chunks:
+        if isinstance(chunk, dict):
+            text.append(chunk["text"])
+        else:
+            delta = chunk.choices[0].delta
+            text.append(delta.content or "")
+            thinking.append(getattr(delta, "reasoning_content", None) or "")
+    return "".join(text), "".join(thinking)
+
+
+@settings(PROPERTIES, max_examples=400)
+@given(stream=streams(), accumulate=st.booleans())
+def test_every_stream_is_read_whole_or_raises(
+    stream: tuple[list[Item], bytes, int, list[bytes]], accumulate: bool
+) -> None:
+    items, end, cut, pieces = stream
+    ok, content, reasoning = expected(items, end, cut)
+    event("complete" if ok else "to raise")
+    try:
+        got = read(pieces, accumulate)
+    except Exception as exc:
+        assert type(exc).__module__.startswith("litellm."), f"not a LiteLLM exception: {type(exc).__name__}: {exc}"
+        assert KEY not in str(exc)
+        assert not ok, f"a complete stream raised {type(exc).__name__}: {exc}"
+        return
+    assert ok, "a stream cut short, or carrying an error, was answered as if whole"
+    assert got == (content, reasoning)
