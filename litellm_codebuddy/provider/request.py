@@ -232,6 +232,22 @@ def _not_empty(content: Any, model: str, where: str) -> None:
         )
 
 
+def _tool_calls(calls: Any, model: str, where: str) -> list[dict[str, Any]]:
+    """An assistant message's ``tool_calls``: none, or a list of ``{"id", "type", "function": {"name", "arguments"}}``
+    objects with a string name and string arguments (the gateway parses them as OpenAI's)."""
+    if calls is None:
+        return []
+    if not isinstance(calls, list):
+        raise bad_request(f"{where}.tool_calls must be a list, got {type(calls).__name__}", model)
+    for j, call in enumerate(calls):
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise bad_request(f"{where}.tool_calls[{j}] must be {{'id': ..., 'function': {{'name': str, ...}}}}", model)
+        if not isinstance(fn.get("arguments", ""), str) or not isinstance(call.get("id", ""), (str, type(None))):
+            raise bad_request(f"{where}.tool_calls[{j}]: its id and function.arguments must be strings", model)
+    return calls
+
+
 def validate_messages(messages: Any, model: str = "") -> None:
     """Reject input the gateway cannot take, with a message saying what is wrong (nothing is sent)."""
     if messages is None:
@@ -254,8 +270,8 @@ def validate_messages(messages: Any, model: str = "") -> None:
         if isinstance(content, list):
             _check_parts(content, role, model, where)
         if role == "assistant":
-            for call in msg.get("tool_calls") or []:
-                if isinstance(call, dict) and call.get("id"):
+            for call in _tool_calls(msg.get("tool_calls"), model, where):
+                if call.get("id"):
                     call_ids.add(str(call["id"]))
             if "content" not in msg and not msg.get("tool_calls") and not msg.get("function_call"):
                 raise bad_request(f"{where}: an assistant message needs content or tool_calls", model)
@@ -431,7 +447,28 @@ def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
         params = fn.get("parameters")
         if params is not None and not isinstance(params, dict):
             raise bad_request(f"tools[{i}].function.parameters must be a JSON schema object", model)
+        if params is not None and _deeper_than(params, MAX_SCHEMA_DEPTH):
+            raise bad_request(
+                f"tools[{i}].function.parameters is nested more than {MAX_SCHEMA_DEPTH} levels deep", model
+            )
     return tools
+
+
+MAX_SCHEMA_DEPTH = 128
+"""the deepest tool schema sent (objects and lists inside objects and lists); real ones are a few dozen deep. A
+fixed limit, so the answer to a deep schema never depends on how deep the caller's own stack happens to be."""
+
+
+def _deeper_than(node: Any, limit: int) -> bool:
+    """Whether ``node`` nests objects and lists more than ``limit`` levels deep (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 _TOOL_CHOICES = ("none", "auto", "required")

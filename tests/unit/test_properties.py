@@ -37,7 +37,7 @@ MODEL = "gpt-5.5"
 STATE = FakeState.create(None, None, 0)
 PROPERTIES = settings(
     max_examples=300,
-    deadline=2000,  # ms per example: a hang or a quadratic blow-up fails, a slow CI box does not
+    deadline=5000,  # ms per example: a hang or a quadratic blow-up fails, a busy CI box does not
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,
@@ -288,6 +288,19 @@ def lone_surrogates(value: Any) -> bool:
 @example(msgs={"role": "user", "content": "hi"}, optional={})
 @example(msgs=[1, 2], optional={})
 @example(msgs=[{"role": "user", "content": "hi \ud800"}], optional={})
+@example(msgs=[{"role": "assistant", "content": None, "tool_calls": float("nan")}], optional={})
+@example(msgs=[{"role": [], "content": None}], optional={})
+@example(
+    msgs=[
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_1", "function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": ""},
+    ],
+    optional={},
+)
 @example(msgs=[{"role": "system", "content": "a\udfffb"}, {"role": "user", "content": "hi"}], optional={})
 @example(
     msgs=[{"role": "user", "content": "hi"}], optional={"tools": [{"function": {"name": "f"}}], "tool_choice": "banana"}
@@ -368,6 +381,35 @@ def test_findings_are_bad_requests_naming_the_field(msgs: Any, optional: dict[st
     with pytest.raises(litellm.BadRequestError) as info:
         prepare_request(MODEL, msgs, optional, KEY, None)
     assert words in str(info.value)
+
+
+def test_the_schema_depth_limit_does_not_depend_on_the_stack() -> None:
+    """Found by the suite: a 400-level schema was sent or refused depending on how deep the caller's stack was (a
+    RecursionError in the inliner). The limit is now a fixed one, walked without recursion."""
+
+    def at_depth(frames: int, schema: dict[str, Any]) -> str:
+        if frames:
+            return at_depth(frames - 1, schema)
+        try:
+            prepare_request(
+                MODEL,
+                [{"role": "user", "content": "hi"}],
+                {"tools": [{"function": {"name": "f", "parameters": schema}}]},
+                KEY,
+                None,
+            )
+        except litellm.BadRequestError as exc:
+            return str(exc)
+        return "built"
+
+    for depth in (63, 64, 200, 400, 1200):  # nested(n) is 2n + 1 levels deep
+        answers = {at_depth(frames, nested(depth)) for frames in (0, 300, 600)}
+        assert len(answers) == 1, answers
+        (answer,) = answers
+        if depth <= 63:
+            assert answer == "built"
+        else:
+            assert "tools[0].function.parameters is nested more than 128 levels deep" in answer
 
 
 def test_emoji_and_pairs_are_not_lone_surrogates() -> None:
@@ -467,10 +509,13 @@ def expected(items: list[Item], end: bytes, cut: int) -> tuple[bool, str, str]:
             # the event the body ends on: read leniently when its data line is all there (blank line missing)
             line = it.raw
             got = (cut - pos) if cut > pos else 0
-            if got >= len(line) and it.kind != "comment" and it.raw.startswith(b"data:"):
+            if it.kind != "comment" and got >= len(line):
                 whole = True
-            elif got > 0 and it.raw.startswith(b"data:") and got >= len(b"data:") and it.kind != "comment":
-                return False, "", ""  # a data line cut in the middle: not JSON
+            elif it.kind != "comment" and got > 0:
+                value = line[5:got]
+                if got > len(b"data") and value.removeprefix(b" "):
+                    return False, "", ""  # a data line cut in the middle: not JSON
+                # "d" ... "data", "data:", "data: ": an unknown field or an empty event, which carry nothing
         if not whole:
             break
         pos += size
