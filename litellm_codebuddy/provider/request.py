@@ -234,17 +234,20 @@ def _not_empty(content: Any, model: str, where: str) -> None:
 
 def _tool_calls(calls: Any, model: str, where: str) -> list[dict[str, Any]]:
     """An assistant message's ``tool_calls``: none, or a list of ``{"id", "type", "function": {"name", "arguments"}}``
-    objects with a string name and string arguments (the gateway parses them as OpenAI's)."""
+    objects whose id, name and arguments, where given, are strings (the gateway parses them as OpenAI's)."""
     if calls is None:
         return []
     if not isinstance(calls, list):
         raise bad_request(f"{where}.tool_calls must be a list, got {type(calls).__name__}", model)
     for j, call in enumerate(calls):
-        fn = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise bad_request(f"{where}.tool_calls[{j}] must be {{'id': ..., 'function': {{'name': str, ...}}}}", model)
-        if not isinstance(fn.get("arguments", ""), str) or not isinstance(call.get("id", ""), (str, type(None))):
-            raise bad_request(f"{where}.tool_calls[{j}]: its id and function.arguments must be strings", model)
+        fn = call.get("function", {}) if isinstance(call, dict) else None
+        if not isinstance(fn, dict):
+            raise bad_request(f"{where}.tool_calls[{j}] must be {{'id': ..., 'function': {{'name': ...}}}}", model)
+        given = [call.get("id"), fn.get("name"), fn.get("arguments")]
+        if not all(value is None or isinstance(value, str) for value in given):
+            raise bad_request(
+                f"{where}.tool_calls[{j}]: its id, function.name and function.arguments must be strings", model
+            )
     return calls
 
 
