@@ -355,6 +355,16 @@ def test_every_request_is_built_or_refused(msgs: Any, optional: dict[str, Any]) 
             "messages[0].content[1]: a 'file' part cannot be sent",
         ),
         ([{"role": "user", "content": [{"text": "no type"}]}], {}, "a part without a 'type' string"),
+        ([{"role": "assistant", "content": None, "tool_calls": 1.5}], {}, "messages[0].tool_calls must be a list"),
+        (
+            [
+                {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "f"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": ""},
+            ],
+            {},
+            "messages[1]: a tool result with empty content cannot be sent",
+        ),
+        ([{"role": ["user"], "content": "hi"}], {}, "messages[0] has an unknown role ['user']"),
         ([{"role": "user", "content": [{"type": "text", "text": 5}]}], {}, "a text part needs a 'text' string"),
         (
             [
@@ -373,6 +383,9 @@ def test_every_request_is_built_or_refused(msgs: Any, optional: dict[str, Any]) 
         "int-choice",
         "file",
         "no-type",
+        "tool-calls-not-a-list",
+        "empty-tool-result",
+        "role-a-list",
         "text-not-str",
         "system-image",
     ],
