@@ -590,3 +590,29 @@ def test_every_stream_is_read_whole_or_raises(
         return
     assert ok, "a stream cut short, or carrying an error, was answered as if whole"
     assert got == (content, reasoning)
+
+
+FINISH = b"data: " + _event({"content": ""}, finish_reason="stop") + b"\n\n"
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_bad_bytes_after_done_in_the_same_read_lose_nothing(accumulate: bool) -> None:
+    """Found by the suite: invalid UTF-8 after ``[DONE]``, in the same network read, made a whole answer an error
+    (the decoder decoded every line of the read before the state saw ``[DONE]``)."""
+    body = b"data: " + _event({"content": "whole"}) + b"\n\n" + FINISH + b"data: [DONE]\n\ndata: \xff\xfe\n\n"
+    assert read([body], accumulate) == ("whole", "")
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_bad_bytes_before_done_are_still_an_error_after_the_content(accumulate: bool) -> None:
+    body = b"data: " + _event({"content": "half"}) + b"\n\ndata: \xff\xfe\n\n" + FINISH + b"data: [DONE]\n\n"
+    with pytest.raises(litellm.APIError, match="not valid UTF-8"):
+        read([body], accumulate)
+    with pytest.raises(litellm.APIError, match="not valid UTF-8"):  # the bad line ends the body: flush raises it
+        read([body[: body.index(b"\xff") + 4]], accumulate)
+
+
+@pytest.mark.parametrize("tail", [b"data", b"data:", b"data: ", b"data:\n\n"])
+def test_an_empty_data_event_carries_nothing(tail: bytes) -> None:
+    """Found by the suite: a body ending on a bare ``data`` line after the finish made a whole answer an error."""
+    assert read([b"data: " + _event({"content": "whole"}) + b"\n\n" + FINISH + tail], False) == ("whole", "")
