@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import litellm
+from litellm.litellm_core_utils.litellm_logging import RawRequestCaptured
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ImageResponse, ModelResponse
 
@@ -249,6 +250,9 @@ def _credit_cost() -> float | None:
 
 
 def _log_request(call: Call, prep: PreparedRequest) -> None:
+    """Hand the request as sent (headers redacted) to LiteLLM's logging. ``RawRequestCaptured`` goes through:
+    LiteLLM raises it on purpose to stop a raw-request capture (``litellm.utils.return_raw_request``, the proxy's
+    ``/utils/transform_request``) here, before anything is sent; any other logging failure is only logged."""
     if call.logging_obj is not None:
         try:
             call.logging_obj.pre_call(
@@ -260,6 +264,8 @@ def _log_request(call: Call, prep: PreparedRequest) -> None:
                     "headers": redact_headers(prep.headers),
                 },
             )
+        except RawRequestCaptured:
+            raise
         except Exception:  # logging must never break a call
             logger.debug("LiteLLM pre_call logging failed", exc_info=True)
     logger.debug("CodeBuddy request to %s, model %s, %d messages", prep.url, prep.model, len(prep.body["messages"]))

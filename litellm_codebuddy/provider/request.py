@@ -213,6 +213,67 @@ def _normalise_parts(content: Any, model: str, where: str) -> Any:
     return content if out is None else out
 
 
+_IMAGE_ROLES = frozenset({"user", "tool", "function"})
+
+
+def _check_parts(content: list[Any], role: Any, model: str, where: str) -> None:
+    """Each part is one the gateway takes: a text part with a string ``text``, or an image part in a user or tool
+    message (docs/gateway.md#content-parts). A document, ``file``, ``input_audio`` or any other part is refused
+    here, naming it, rather than sent to be refused upstream (the gateway answers 11101)."""
+    for j, part in enumerate(content):
+        at = f"{where}.content[{j}]"
+        if not isinstance(part, dict):
+            raise bad_request(f"{at}: a content part must be an object, got {type(part).__name__}", model)
+        kind = part.get("type")
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                raise bad_request(f"{at}: a text part needs a 'text' string", model)
+        elif kind == "image_url":
+            if role not in _IMAGE_ROLES:
+                raise bad_request(
+                    f"{at}: an image_url part cannot be in a {role} message (its content is sent as text; "
+                    "images go in user messages)",
+                    model,
+                )
+        else:
+            what = f"a {kind!r} part" if isinstance(kind, str) else "a part without a 'type' string"
+            raise bad_request(
+                f"{at}: {what} cannot be sent to CodeBuddy: the gateway takes only text and image_url parts "
+                "(documents, files and audio are refused; docs/gateway.md#content-parts)",
+                model,
+            )
+
+
+def _not_empty(content: Any, model: str, where: str) -> None:
+    """A tool (or function) result cannot be left out like an empty user message (its call needs it) and the
+    gateway refuses empty content (docs/gateway.md#empty-content): refused here, before anything is sent."""
+    if _is_empty(content):
+        raise bad_request(
+            f"{where}: a tool result with empty content cannot be sent (the gateway refuses empty content, 11151): "
+            "give the result some text",
+            model,
+        )
+
+
+def _tool_calls(calls: Any, model: str, where: str) -> list[dict[str, Any]]:
+    """An assistant message's ``tool_calls``: none, or a list of ``{"id", "type", "function": {"name", "arguments"}}``
+    objects whose id, name and arguments, where given, are strings (the gateway parses them as OpenAI's)."""
+    if calls is None:
+        return []
+    if not isinstance(calls, list):
+        raise bad_request(f"{where}.tool_calls must be a list, got {type(calls).__name__}", model)
+    for j, call in enumerate(calls):
+        fn = call.get("function", {}) if isinstance(call, dict) else None
+        if not isinstance(fn, dict):
+            raise bad_request(f"{where}.tool_calls[{j}] must be {{'id': ..., 'function': {{'name': ...}}}}", model)
+        given = [call.get("id"), fn.get("name"), fn.get("arguments")]
+        if not all(value is None or isinstance(value, str) for value in given):
+            raise bad_request(
+                f"{where}.tool_calls[{j}]: its id, function.name and function.arguments must be strings", model
+            )
+    return calls
+
+
 def validate_messages(messages: Any, model: str = "") -> None:
     """Reject input the gateway cannot take, with a message saying what is wrong (nothing is sent)."""
     if messages is None:
@@ -227,14 +288,16 @@ def validate_messages(messages: Any, model: str = "") -> None:
         if not isinstance(msg, dict):
             raise bad_request(f"{where} must be an object with 'role' and 'content', got {type(msg).__name__}", model)
         role = msg.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise bad_request(f"{where} has an unknown role {role!r} (expected one of {sorted(_ROLES)})", model)
         content = msg.get("content")
         if content is not None and not isinstance(content, (str, list)):
             raise bad_request(f"{where}.content must be a string or a list of parts", model)
+        if isinstance(content, list):
+            _check_parts(content, role, model, where)
         if role == "assistant":
-            for call in msg.get("tool_calls") or []:
-                if isinstance(call, dict) and call.get("id"):
+            for call in _tool_calls(msg.get("tool_calls"), model, where):
+                if call.get("id"):
                     call_ids.add(str(call["id"]))
             if "content" not in msg and not msg.get("tool_calls") and not msg.get("function_call"):
                 raise bad_request(f"{where}: an assistant message needs content or tool_calls", model)
@@ -247,8 +310,11 @@ def validate_messages(messages: Any, model: str = "") -> None:
                     f"{where}: tool result for tool_call_id {call_id!r} has no matching assistant tool call before it",
                     model,
                 )
+            _not_empty(content, model, where)
         elif "content" not in msg:
             raise bad_request(f"{where}: a {role} message needs content", model)
+        elif role == "function":
+            _not_empty(content, model, where)
 
 
 def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[dict[str, Any]]:
@@ -434,10 +500,6 @@ def _merge_schema(base: dict[str, Any], extra: Any) -> dict[str, Any]:
 _TOOL_CHOICES = frozenset({"auto", "none", "required"})
 
 
-def _is_choice_word(value: Any) -> bool:
-    return isinstance(value, str) and value in _TOOL_CHOICES
-
-
 def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
     if not isinstance(tools, list):
         raise bad_request("tools must be a list of {type: function, function: {...}} objects", model)
@@ -450,7 +512,41 @@ def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
         params = fn.get("parameters")
         if params is not None and not isinstance(params, dict):
             raise bad_request(f"tools[{i}].function.parameters must be a JSON schema object", model)
+        if params is not None and _deeper_than(params, MAX_SCHEMA_DEPTH):
+            raise bad_request(
+                f"tools[{i}].function.parameters is nested more than {MAX_SCHEMA_DEPTH} levels deep", model
+            )
     return tools
+
+
+MAX_SCHEMA_DEPTH = 128
+"""the deepest tool schema sent (objects and lists inside objects and lists); real ones are a few dozen deep. A
+fixed limit, so the answer to a deep schema never depends on how deep the caller's own stack happens to be."""
+
+
+def _deeper_than(node: Any, limit: int) -> bool:
+    """Whether ``node`` nests objects and lists more than ``limit`` levels deep (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+_TOOL_CHOICES = ("none", "auto", "required")
+
+
+def _check_tool_choice(tool_choice: Any, model: str) -> None:
+    """``tool_choice`` is absent, one of OpenAI's words, or an object naming a function
+    (docs/gateway.md#tool-choice-string): anything else would reach the gateway as a string it does not know, or
+    as a value it cannot parse."""
+    if tool_choice is None or isinstance(tool_choice, dict) or tool_choice in _TOOL_CHOICES:
+        return
+    shown = repr(tool_choice)[:60] if isinstance(tool_choice, str) else type(tool_choice).__name__
+    raise bad_request(f"tool_choice must be one of {', '.join(_TOOL_CHOICES)} or a named function, got {shown}", model)
 
 
 def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[dict[str, Any]] | None, Any]:
@@ -461,9 +557,7 @@ def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[d
     (docs/gateway.md#tool-choice-none). Any other string than ``"auto"``, ``"none"`` and ``"required"``, or a value
     that is neither a string nor an object, is a BadRequestError.
     """
-    if tool_choice is not None and not isinstance(tool_choice, dict) and not _is_choice_word(tool_choice):
-        shown = tool_choice[:40] if isinstance(tool_choice, str) else type(tool_choice).__name__
-        raise bad_request(f"tool_choice must be 'auto', 'none', 'required' or a named function, got {shown!r}", model)
+    _check_tool_choice(tool_choice, model)
     if tool_choice == "none":
         if tools is not None:
             _validate_tools(tools, model)
@@ -541,6 +635,7 @@ def prepare_request(
     body = build_body(model, messages, optional_params, policy)
     derive = _given_cache_key(body, policy, model)
     encoded = encode_body(body, model)
+    _check_unicode(encoded.content, messages, optional_params, model)
     key = body.get("prompt_cache_key")
     if derive or key is None:  # from the tools as encoded: body and bytes stay one serialisation
         key = derive_cache_key(api_key, body, encoded.tools_json())
@@ -555,6 +650,43 @@ def prepare_request(
         request_id=request_id or str(uuid.uuid4()),
     )
     return PreparedRequest(url=url, headers=headers, body=body, model=model, api_key=api_key, encoded=encoded)
+
+
+def _check_unicode(content: bytes, messages: list[Any], params: Mapping[str, Any], model: str) -> None:
+    """Refuse a lone surrogate (``"\\ud800"`` without its pair: not Unicode text, so it cannot be sent as UTF-8)
+    anywhere in the request, naming the field. The body is ASCII JSON, where every character beyond the BMP and
+    every surrogate is a ``\\udXXX`` escape: only a body holding one is searched (emoji take that path too)."""
+    if b"\\ud" not in content:
+        return
+    found = (
+        _lone_surrogate(model, "model") or _lone_surrogate(messages, "messages") or _lone_surrogate(dict(params), "")
+    )
+    if found is not None:
+        raise bad_request(f"{found} holds a lone surrogate (not valid Unicode text, so it cannot be sent)", model)
+
+
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first string in ``value`` (keys included) that is not valid Unicode, or None."""
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "a value"
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found = _lone_surrogate(key, where) or _lone_surrogate(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _given_cache_key(body: dict[str, Any], policy: Policy, model: str) -> bool:

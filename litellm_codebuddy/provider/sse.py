@@ -5,7 +5,8 @@ It follows the WHATWG rules that matter for a chat stream: lines end in CR, LF o
 one chunk and an LF at the start of the next are one line end), lines starting with ``:`` are comments,
 several ``data:`` lines make one event joined with ``\\n``, one space after the colon is removed and nothing
 else is stripped. Lines are decoded as UTF-8 only once complete, so a character split between chunks is
-fine; bytes that are not UTF-8 raise :class:`SSEDecodeError`.
+fine; a data line that is not UTF-8 raises :class:`SSEDecodeError`, once the events completed before it were
+returned: from the next ``feed`` or ``flush`` (so a reader that stops at ``[DONE]`` never sees bytes after it).
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ _LONG = 1 << 20  # an unfinished line longer than this is grown in place and dec
 
 
 class SSEDecoder:
-    __slots__ = ("_buf", "_data", "_long", "_skip_lf")
+    __slots__ = ("_buf", "_data", "_error", "_long", "_skip_lf")
 
     def __init__(self) -> None:
+        self._error: SSEDecodeError | None = None
         self._buf = b""
         self._data: list[str] = []
         self._long: bytearray | None = None
         self._skip_lf = False
 
     def feed(self, chunk: bytes) -> list[str]:
-        """Consume ``chunk``; return the data of each event it completes, in order."""
+        """Consume ``chunk``; return the data of each event it completes, in order. Raises the decoding error of
+        an earlier chunk (whose events before the bad line were returned)."""
+        self._raise_pending()
         if self._skip_lf and chunk:
             self._skip_lf = False
             if chunk[:1] == b"\n":
@@ -91,11 +95,24 @@ class SSEDecoder:
             try:
                 data.append(str(value, "utf-8"))
             except UnicodeDecodeError as exc:
-                raise SSEDecodeError(f"a data line of the stream is not valid UTF-8 ({exc.reason})") from None
+                error = SSEDecodeError(f"a data line of the stream is not valid UTF-8 ({exc.reason})")
+                if not events:
+                    raise error from None
+                self._error = error  # the events before it first; raised by the next feed or flush
+                self._buf = b""
+                return events
         return events
 
+    def _raise_pending(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            self._buf, self._data, self._long, self._skip_lf = b"", [], None, False
+            raise error
+
     def flush(self) -> list[str]:
-        """End of stream: dispatch an event whose blank line never came (a lenient reading)."""
+        """End of stream: dispatch an event whose blank line never came (a lenient reading); raises a decoding
+        error still pending."""
+        self._raise_pending()
         events = self.feed(b"\n\n") if (self._buf or self._data or self._long) else []
         self._buf, self._data, self._long, self._skip_lf = b"", [], None, False
         return events

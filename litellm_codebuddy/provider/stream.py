@@ -239,6 +239,8 @@ class StreamState:
             if data == "[DONE]":
                 self.done = True
                 break
+            if not data:  # an event whose data is empty (a bare "data:" line, a keep-alive) carries nothing
+                continue
             event = self._event(data)
             if isinstance(event, Exception):
                 if self.accumulate or not self.delivered or not (text or thinking or calls):
