@@ -100,9 +100,9 @@ class ProxyDoors(CustomLogger):  # type: ignore[misc]
     ) -> Any:
         from fastapi import HTTPException
 
-        if getattr(original_exception, "type", None) == _NO_DB_TYPE and str(getattr(original_exception, "code", "")) == (
-            "400"
-        ):
+        if getattr(original_exception, "type", None) == _NO_DB_TYPE and str(
+            getattr(original_exception, "code", "")
+        ) == ("400"):
             return HTTPException(status_code=401, detail=NOT_THIS_PROXYS_KEY)
         message = _message(original_exception)
         if _TRACEBACK in message:
