@@ -195,7 +195,7 @@ def test_importing_the_package_touches_no_logger() -> None:
     code = (
         "import logging, litellm\n"
         "def filters():\n"
-        "    return [list(logging.getLogger(n).filters) for n in ('LiteLLM Proxy', 'LiteLLM Router', 'LiteLLM', None)]\n"
+        "    return [list(logging.getLogger(n).filters) for n in ('LiteLLM Proxy', 'LiteLLM Router', 'LiteLLM', '')]\n"
         "before = filters()\n"
         "import litellm_codebuddy\n"
         "print(filters() == before)\n"
