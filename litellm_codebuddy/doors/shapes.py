@@ -26,6 +26,12 @@ CLIENT_CREDENTIALS = ("api_key",)
 
 def problem(route_type: str, body: Mapping[str, Any]) -> str | None:
     """What is wrong with the JSON types of ``body`` for this front-end, or None when its shape is fine."""
+    if route_type not in CHAT_ROUTES and route_type not in (_MESSAGES_ROUTE, _RESPONSES_ROUTE):
+        return None
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        # LiteLLM takes any true value as a stream and then sends Python reprs instead of events
+        return f"`stream` must be true or false, got {_kind(stream)}"
     if route_type in CHAT_ROUTES:
         if "messages" not in body:
             return None  # LiteLLM answers a missing ``messages`` itself (400, "Missing required parameter")

@@ -234,3 +234,20 @@ def test_a_client_error_is_logged_on_one_line(http: httpx.Client, proxy: Proxy) 
     errors = [line for line in new.splitlines() if ":ERROR:" in line or " ERROR " in line]
     assert len(errors) >= len(chosen) + 1, new
     assert "Traceback" not in new, new
+
+
+# ------------------------------------------------------------------------------------------------ LiteLLM's cooldowns
+
+
+def test_a_401_cools_down_even_the_only_deployment(http: httpx.Client, proxy: Proxy) -> None:
+    """Why no client may earn the gateway's 401: LiteLLM cools a deployment down for a 401 (an error a retry will
+    not fix) even when it is the only one of its group, and the group then answers 429 for a few seconds. Shown on
+    a model group of its own (gemini-3.1-pro), with the fake answering 401 once; the other groups are untouched."""
+    gemini = "codebuddy/gemini-3.1-pro"
+    failing = {"model": gemini, "messages": [{"role": "user", "content": "hi FAKE:http=401"}]}
+    resp = http.post(CHAT, json=failing, headers=_master(proxy))
+    assert resp.status_code == 401, resp.text
+    time.sleep(1.0)  # LiteLLM records the cooldown in its failure callback, a moment after the answer
+    resp = http.post(CHAT, json={**failing, "messages": [{"role": "user", "content": "hi"}]}, headers=_master(proxy))
+    assert resp.status_code == 429 and "cooldown" in resp.text, resp.text
+    assert http.post(CHAT, content=GOOD[CHAT], headers=_master(proxy)).status_code == 200

@@ -203,6 +203,15 @@ CASES: tuple[Case, ...] = (
         "`messages[0].content[0].type` must be a string",
     ),
     Case(
+        "stream-string",
+        CHAT,
+        '`stream: "yes"`',
+        _chat(messages=_user("hi"), stream="yes"),
+        400,
+        "invalid_request_error",
+        "`stream` must be true or false",
+    ),
+    Case(
         "no-messages",
         CHAT,
         "no `messages`",

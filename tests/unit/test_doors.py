@@ -99,6 +99,14 @@ def test_responses_input() -> None:
     assert "`input[0].content` must be" in str(problem("aresponses", {"input": [{"role": "user", "content": 42}]}))
 
 
+@pytest.mark.parametrize("route", ["acompletion", "anthropic_messages", "aresponses"])
+def test_stream_must_be_a_boolean(route: str) -> None:
+    for good in (True, False, None):
+        assert problem(route, {"stream": good}) is None
+    assert "`stream` must be true or false, got a string" in str(problem(route, {"stream": "yes"}))
+    assert "got a number" in str(problem(route, {"stream": 1}))
+
+
 def test_other_routes_are_not_judged() -> None:
     assert problem("aembedding", {"messages": "hi"}) is None
 
