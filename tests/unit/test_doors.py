@@ -9,15 +9,18 @@ import os
 import subprocess
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import litellm
 import pytest
+import yaml
 
 import litellm_codebuddy
 from litellm_codebuddy.doors import ProxyDoors, client_credentials, problem
 from litellm_codebuddy.doors.logs import LITELLM_LOGGERS, ClientErrorsOnOneLine, install, one_line
 
+ROOT = Path(__file__).resolve().parents[2]
 USER = {"role": "user", "content": "hi"}
 
 
@@ -274,3 +277,9 @@ def test_install_filters_litellms_loggers_once_and_never_the_root() -> None:
 
 def test_one_line() -> None:
     assert one_line("a\n\n  b\nTraceback (most recent call last):\n  c") == "a b"
+
+
+@pytest.mark.parametrize("config", ["proxy_config.yaml", "proxy_team.yaml", "proxy_replicas.yaml"])
+def test_every_shipped_config_opens_the_doors(config: str) -> None:
+    settings = yaml.safe_load((ROOT / config).read_text(encoding="utf-8"))["litellm_settings"]
+    assert "litellm_codebuddy.proxy_doors" in settings["callbacks"]
