@@ -3,9 +3,10 @@
 LiteLLM logs every error a provider answered with its full traceback, a client's bad request too (a 4xx from the
 provider is "an upstream or deployment problem" to it), and its exception messages carry tracebacks of their own.
 :class:`ClientErrorsOnOneLine` is a :class:`logging.Filter` for LiteLLM's loggers: a record about an exception with
-a 4xx status keeps its first line, with the traceback and the lines after it dropped; every other record (5xx,
-connection errors, the proxy's own faults) is left as it is. Nothing here runs by itself: :func:`install` is called
-when the proxy loads the package's hook object (``litellm_codebuddy.proxy_doors`` in the config's callbacks).
+a 4xx status, or LiteLLM's log of a refused key (unless a 5xx), is put on one line, without its traceback; every
+other record (5xx, connection errors, the proxy's own faults) is left as it is. Nothing here runs by itself:
+:func:`install` is called when the proxy loads the package's hook object (``litellm_codebuddy.proxy_doors`` in the
+config's callbacks).
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ def client_status(exc: Any) -> int | None:
     return None
 
 
+def _server_status(exc: Any) -> bool:
+    for attr in ("status_code", "code"):
+        try:
+            if int(str(getattr(exc, attr, None))) >= 500:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 def one_line(text: str) -> str:
     """``text`` up to its first traceback, with its lines joined by spaces."""
     head = text.split(_TRACEBACK, 1)[0]
@@ -49,7 +60,10 @@ class ClientErrorsOnOneLine(logging.Filter):
             args = record.args if isinstance(record.args, tuple) else ()
             exc = next((a for a in args if isinstance(a, BaseException)), None)
         if exc is None or client_status(exc) is None:
-            return True
+            # LiteLLM's log of a refused key (it carries the requester's address): a client's error unless a 5xx,
+            # also when the exception is a plain one without a status ("No api key passed in.")
+            if getattr(record, "requester_ip", None) is None or _server_status(exc):
+                return True
         record.msg = one_line(record.getMessage())
         record.args = None
         record.exc_info = None

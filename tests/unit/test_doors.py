@@ -257,6 +257,21 @@ def test_a_client_error_in_the_arguments_only() -> None:
     assert record.getMessage() == "failed - litellm.AuthenticationError: refused"
 
 
+def test_a_refused_key_is_one_line() -> None:
+    """LiteLLM's auth failure log: a plain exception (no status) with its traceback, the address on a second line."""
+    exc = _raised(Exception("No api key passed in."))
+    record = _record("auth(): Exception occured - %s\nRequester IP Address:%s%s", (str(exc), "127.0.0.1", ""), exc)
+    record.requester_ip = "127.0.0.1"
+    ClientErrorsOnOneLine().filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == "auth(): Exception occured - No api key passed in. Requester IP Address:127.0.0.1"
+    outage = _raised(litellm.ServiceUnavailableError(message="db down", model="m", llm_provider="x"))
+    record = _record("auth(): %s\nRequester IP Address:%s", (str(outage), "127.0.0.1"), outage)
+    record.requester_ip = "127.0.0.1"
+    ClientErrorsOnOneLine().filter(record)
+    assert record.exc_info is not None  # a 5xx keeps its traceback
+
+
 def test_server_errors_keep_their_traceback() -> None:
     exc = _raised(litellm.InternalServerError(message="boom\nmore", model="m", llm_provider="x"))
     record = _record("Exception occured - %s", (exc,), exc)
