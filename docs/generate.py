@@ -467,6 +467,19 @@ def kinds() -> str:
     return table(("kind", "folder", "what the tests use"), ((n, _code(f"tests/{n}/"), what) for n, what in rows))
 
 
+def hostile() -> str:
+    """The hostile requests that tests/proxy/test_doors.py sends to the shipped proxy, and what each one gets (the
+    cases and their answers are one list, ``tests/support/hostile.py``: the test checks every row)."""
+    _setup()
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from support.hostile import CASES
+
+    rows = ((_code(c.front), c.what, c.status, _code(c.error_type), c.says, c.by) for c in CASES)
+    return table(("front-end", "the client sends", "status", "error type", "the message says", "answered by"), rows)
+
+
 #: table name (in the page's marker) -> the function that writes it
 TABLES: dict[str, Callable[[], str]] = {
     "codes": codes,
@@ -483,6 +496,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "fake-layout": fake_layout,
     "directives": directives,
     "kinds": kinds,
+    "hostile": hostile,
 }
 
 

@@ -17,6 +17,7 @@ import signal
 import sys
 
 from .server import FakeCodeBuddy
+from .tls import MISSING_CRYPTOGRAPHY, can_make_certificates
 
 PROG = "python -m fake_codebuddy"
 
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.keyfile and not args.certfile:
         parser.error("--keyfile needs --certfile")
+    if args.tls and not can_make_certificates():
+        parser.error(MISSING_CRYPTOGRAPHY)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     fake = FakeCodeBuddy(
         args.host, args.port, args.key, max_requests=0, tls=args.tls, certfile=args.certfile, keyfile=args.keyfile

@@ -1,6 +1,7 @@
 """HTTPS for the fake: a throw-away certificate authority and server certificate, and the server's TLS context.
 
-:func:`make_certificates` needs the ``cryptography`` package (LiteLLM installs it); it is imported when the
+:func:`make_certificates` needs the ``cryptography`` package (LiteLLM's proxy installs it, ``pip install .`` does not:
+``--tls`` then stops with :data:`MISSING_CRYPTOGRAPHY`); it is imported when the
 function runs, so the fake itself stays standard library only.  The certificates are made for ``127.0.0.1`` and
 ``localhost``, valid for a day: clients trust the CA file (``ssl_verify=<ca>``, ``verify=<ca>``), nothing else.
 """
@@ -22,6 +23,22 @@ class Certificates:
     """The server's certificate (for 127.0.0.1 and localhost), signed by the CA."""
     key: Path
     """The server certificate's private key."""
+
+
+#: why ``--tls`` cannot start without ``cryptography`` (``pip install .`` does not install it)
+MISSING_CRYPTOGRAPHY = (
+    "--tls needs the cryptography package, which `pip install .` does not install: `pip install cryptography` "
+    "(the proxy extra, `pip install '.[proxy]'`, installs it with LiteLLM's proxy)"
+)
+
+
+def can_make_certificates() -> bool:
+    """True when ``cryptography`` can be imported (what :func:`make_certificates` needs)."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def make_certificates(directory: Path) -> Certificates:

@@ -7,7 +7,8 @@ hold only ``total_tokens``, and errors inside a 200 stream. :class:`StreamState`
 
 Credits: ``usage.credit`` is kept on plain responses. LiteLLM's stream wrapper rebuilds the final usage from the
 token counts (and ``cost``) only, so on a stream the credit travels as ``provider_specific_fields["credit"]`` of
-the finishing chunk (the caller sees it on that chunk's delta, ``stream_chunk_builder`` on the message). With a
+the finishing chunk (LiteLLM's wrapper splits that chunk in two: the caller sees the credit on the delta of the
+chunk just before the one with the ``finish_reason``, ``stream_chunk_builder`` on the message). With a
 ``credit_cost`` (``CODEBUDDY_CREDIT_COST``) the usage also carries ``cost`` = credits x credit_cost, which LiteLLM
 takes as the response's cost on both paths (and the proxy as its spend); plain responses also get it as
 ``_hidden_params["response_cost"]``.

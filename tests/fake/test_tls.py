@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import httpx
 import pytest
 
 from fake_codebuddy import FakeCodeBuddy
-from fake_codebuddy.tls import make_certificates
+from fake_codebuddy.tls import MISSING_CRYPTOGRAPHY, make_certificates
 from litellm_codebuddy.local.launch import start_fake, stop
 
 KEY = "ck_tls.secret"
@@ -112,3 +114,15 @@ def test_launched_fake_without_tls_has_no_ca() -> None:
         assert echo_over(launched.url, True) == "Echo: over TLS"
     finally:
         stop(launched.proc)
+
+
+def test_tls_without_cryptography_says_what_to_install() -> None:
+    """``pip install .`` does not install ``cryptography``: ``--tls`` then stops at once with a clear message
+    (exit status 2, nothing served), not with a traceback."""
+    code = "import sys; sys.modules['cryptography'] = None; from fake_codebuddy.cli import main; sys.exit(main())"
+    run = subprocess.run(
+        [sys.executable, "-c", code, "--tls", "--port", "0"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 2, run.stderr
+    assert MISSING_CRYPTOGRAPHY in run.stderr and "Traceback" not in run.stderr
+    assert "FAKE_CODEBUDDY_URL" not in run.stdout

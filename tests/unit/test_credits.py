@@ -263,9 +263,16 @@ def wait_for(costs: Costs, n: int) -> None:
 
 def credit_of(result: Any, mode: str) -> Any:
     if mode in STREAM_MODES:
-        fields = [c.choices[0].delta.provider_specific_fields for c in result.chunks if c.choices]
+        chunks = [c for c in result.chunks if c.choices]
+        fields = [c.choices[0].delta.provider_specific_fields for c in chunks]
         found = [f["credit"] for f in fields if f and "credit" in f]
-        assert len(found) == 1, fields  # once, on the finishing chunk
+        assert len(found) == 1, fields
+        # once, on the chunk just before the one with the finish_reason (LiteLLM's stream wrapper splits the
+        # provider's finishing chunk in two): a chunk without content
+        at = next(i for i, f in enumerate(fields) if f and "credit" in f)
+        finish = [i for i, c in enumerate(chunks) if c.choices[0].finish_reason]
+        assert finish == [at + 1], (at, finish)
+        assert not chunks[at].choices[0].delta.content and chunks[at].choices[0].finish_reason is None
         assert result.response.choices[0].message.provider_specific_fields == {"credit": found[0]}
         return found[0]
     return result.usage.credit

@@ -26,7 +26,7 @@ PURE = (
     "provider.images",
 )
 # the fake's one import from outside the standard library: ``cryptography``, inside the function that makes a
-# certificate (LiteLLM installs it; the fake runs without it until asked for TLS)
+# certificate (LiteLLM's proxy installs it; the fake runs without it until asked for TLS, and --tls says so)
 FAKE_LAZY_IMPORTS = {"tls": {"cryptography"}}
 
 
