@@ -201,7 +201,7 @@ class CodeBuddyLLM(CustomLLM):
         else:  # the stored login: a file lock, file and maybe network I/O, never on the event loop
             key = await asyncio.to_thread(resolve_key, call.api_key, call.model)
         ex = _Exchange(call, key, accumulate=accumulate)
-        http = await self.clients.async_(call.client, call.verify, windowed=bool(call.coalesce))
+        http = await self.clients.async_(call.client, call.verify)
         try:
             return ex, await http.send(ex.request(http), stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
