@@ -73,21 +73,21 @@ def remote_sized_image(message: Mapping[str, Any]) -> bool:
 class _Shares:
     """The pieces ``token_counter``'s sum is made of, through its public entry point."""
 
-    def message(self, message: Mapping[str, Any]) -> int:
-        """A message's own share: what it adds to a prompt."""
+    def message(self, message: Mapping[str, Any], empty: int) -> int:
+        """A message's own share: what it adds to a prompt (``empty``: :meth:`empty`, counted once per prompt)."""
         sized = remote_sized_image(message)
         alone = litellm.token_counter(messages=[message], use_default_image_token_count=sized)
-        return int(alone) - self.empty()
+        return int(alone) - empty
 
     def empty(self) -> int:
         """What ``token_counter`` gives for no messages (the reply's tokens)."""
         return int(litellm.token_counter(messages=[]))
 
-    def extras(self, tools: Any, tool_choice: Any, has_system: bool) -> int:
+    def extras(self, tools: Any, tool_choice: Any, has_system: bool, empty: int) -> int:
         """The reply, the tools block and the choice: everything but the messages' own shares."""
         probe = [{"role": "system" if has_system else "user", "content": ""}]
         with_tools = litellm.token_counter(messages=probe, tools=tools, tool_choice=tool_choice)
-        return int(with_tools) - int(litellm.token_counter(messages=probe)) + self.empty()
+        return int(with_tools) - int(litellm.token_counter(messages=probe)) + empty
 
 
 class PromptCounter:
@@ -142,16 +142,21 @@ class PromptCounter:
         found = self._lookup(digests)
         new: dict[bytes, int] = {}
         total = 0
+        empty: int | None = None  # token_counter of no messages: counted once, only when something is new
         for digest, share, message in zip(digests, found, messages, strict=False):
             if share is None:
                 share = new.get(digest)
                 if share is None:
-                    share = new[digest] = shares.message(message)
+                    if empty is None:
+                        empty = shares.empty()
+                    share = new[digest] = shares.message(message, empty)
             total += share
         counted = len(new)
         extras = found[-1]
         if extras is None:
-            extras = new[digests[-1]] = shares.extras(tools, tool_choice, has_system)
+            if empty is None:
+                empty = shares.empty()
+            extras = new[digests[-1]] = shares.extras(tools, tool_choice, has_system, empty)
         if new:
             self._store(new, counted)
         return total + extras
