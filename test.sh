@@ -7,7 +7,8 @@
 #            need no proxy (unit, fake, faults), so the provider stays green on what `pip install litellm` gives;
 #  3. oldest (.venv-oldest): the floors of the declared ranges (LiteLLM 1.108.7, httpx 0.28.0 with httpcore 1.0.0
 #            and h11 0.13; openai 2.20.0 is the newest that installs beside h11 0.13) and the same kinds, so the
-#            ready-piece reader (provider/ready.py reads h11's and httpcore's internals) is proven at both ends.
+#            provider is proven on the oldest LiteLLM and httpx it declares (it reads only their public APIs:
+#            tests/unit/test_public_api.py, tests/faults/test_public_only.py).
 # Extra arguments go to pytest in every pass. TEST_PASSES="full" (or "latest", "oldest", "full latest") runs some.
 set -euo pipefail
 cd "$(dirname "$0")"

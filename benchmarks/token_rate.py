@@ -14,7 +14,7 @@ all streams run, after the last first token and before the first end: the proxy'
 of every request, bunched together here, left out), and how many CPUs the proxy, and the fake with this client,
 kept busy meanwhile (on a small machine they share it: a proxy short of CPU falls behind, and delays grow whatever
 it merges). ``--windows`` adds ``codebuddy/`` deployments with those ``coalesce_ms`` values, to compare (``0``:
-ready pieces only). Before the streams,
+no window). Before the streams,
 ``--requests`` short requests one at a time through the same proxy: wall and proxy CPU per request, ``codebuddy/``
 (a plain answer, and streamed) against ``openai/`` (streamed). Rounds are interleaved; every figure is the median
 over rounds. The last lines compare ratios with the goals (PASS/MISS). The machine's load is printed at the start

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import litellm
 import pytest
 import respx
 
@@ -101,8 +102,11 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def upstream() -> Iterator[respx.MockRouter]:
-    """respx router; every request must match a route (assert_all_mocked)."""
+def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.MockRouter]:
+    """respx router; every request must match a route (assert_all_mocked). respx mocks httpx's own transports, not
+    LiteLLM's aiohttp one, so async calls go through httpx here, as they do with LiteLLM's
+    ``disable_aiohttp_transport`` (the aiohttp path is tested against real servers: tests/faults, tests/fake)."""
+    monkeypatch.setattr(litellm, "disable_aiohttp_transport", True)
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         yield router
 

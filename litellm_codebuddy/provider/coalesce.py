@@ -1,6 +1,6 @@
-"""Where a stream's bytes come from (an optimisation; the package docstring describes the whole path): everything
-that is ready at each step (:mod:`.ready`, by default; one read per piece where readiness cannot be known), or the
-opt-in coalescing window.
+"""Where a stream's bytes come from (the package docstring describes the whole path): the body as httpx's public
+iterator hands it over (by default: on the async path, through LiteLLM's aiohttp transport where LiteLLM uses it,
+each piece is everything the connection holds), or the opt-in coalescing window.
 
 All have one shape, :class:`ByteSource` (sync) and :class:`AsyncByteSource`: iterate for byte pieces, then
 ``close()`` / ``aclose()`` (which also closes the response). :func:`sync_source` and :func:`async_source` pick one.
@@ -26,14 +26,15 @@ from typing import Any, Protocol
 
 import httpx
 
-from .ready import AsyncReadyBody, ReadyBody, probe
 from .window import COALESCE_ENV, METER, Window
 
 __all__ = [
     "COALESCE_ENV",
+    "AsyncBody",
     "AsyncByteSource",
     "AsyncCoalescer",
     "Backlog",
+    "Body",
     "ByteSource",
     "SyncCoalescer",
     "async_source",
@@ -57,17 +58,48 @@ class AsyncByteSource(Protocol):
 
 
 def sync_source(resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> ByteSource:
-    """The body of ``resp``: through the coalescing window when ``window`` > 0, else in ready pieces where
-    :func:`.ready.probe` can tell what is ready, else one read per piece (as httpx hands it over)."""
+    """The body of ``resp``: through the coalescing window when ``window`` > 0, else one piece per read of httpx's
+    public iterator."""
     if window:
         return SyncCoalescer(resp, window, armed)
-    return ReadyBody(resp, probe(resp), armed)
+    return Body(resp)
 
 
 def async_source(resp: httpx.Response, window: Window, armed: Callable[[], bool]) -> AsyncByteSource:
     if window:
         return AsyncCoalescer(resp, window, armed)
-    return AsyncReadyBody(resp, probe(resp), armed)
+    return AsyncBody(resp)
+
+
+class Body:
+    """The body of ``resp`` as ``iter_bytes()`` hands it over; ``close()`` closes the response (and, mid-body, its
+    connection)."""
+
+    __slots__ = ("resp",)
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self.resp = resp
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.resp.iter_bytes()
+
+    def close(self) -> None:
+        self.resp.close()
+
+
+class AsyncBody:
+    """:class:`Body` on an async response: ``aiter_bytes()``, then ``aclose()``."""
+
+    __slots__ = ("resp",)
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self.resp = resp
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.resp.aiter_bytes()
+
+    async def aclose(self) -> None:
+        await self.resp.aclose()
 
 
 class Backlog:

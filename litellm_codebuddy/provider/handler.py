@@ -347,7 +347,7 @@ class CodeBuddyLLM(CustomLLM):
             key = await asyncio.to_thread(resolve_key, call.api_key, call.model)
         ex = _Exchange(call, key, accumulate=accumulate)
         ex.forbidden()
-        http = await self.clients.async_(call.client, call.verify, windowed=bool(call.coalesce))
+        http = await self.clients.async_(call.client, call.verify)
         try:
             return ex, await http.send(ex.request(http), stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:

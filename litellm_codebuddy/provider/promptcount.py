@@ -24,29 +24,26 @@ all again costs more CPU than the rest of the call. :class:`PromptCounter` gives
   (``auto``/``low`` images, data URLs, documents, files) is priced locally. The provider sends image parts without
   ``detail``, so that case does not arise for its requests.
 
-The shares come from LiteLLM's own per-message and extras functions when they are there and give, on a set of
-probe prompts, exactly what ``token_counter`` gives (checked once per process); otherwise from public
-``token_counter`` calls (per message ``token_counter([m]) - token_counter([])``), which cost about 20 µs more per
-message counted.
+The shares come from LiteLLM's public ``token_counter`` only: a message's share is ``token_counter([m]) -
+token_counter([])``, the tools' and choice's share a difference of two calls on a one-message probe. Nothing of
+LiteLLM's internals is read, so a LiteLLM that changes them changes nothing here; one whose ``token_counter``
+stopped being a sum per message would make the count drift from a whole-prompt count
+(``tests/unit/test_promptcount.py`` compares the two on agent-shaped prompts and fails then).
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import litellm
 
 __all__ = ["MAX_ENTRIES", "PromptCounter", "remote_sized_image"]
-
-logger = logging.getLogger(__name__)
 
 MAX_ENTRIES = 65_536
 """Shares kept per :class:`PromptCounter`: about 11 MB when full. A 300-message agent conversation takes about 300,
@@ -76,94 +73,21 @@ def remote_sized_image(message: Mapping[str, Any]) -> bool:
 class _Shares:
     """The pieces ``token_counter``'s sum is made of, through its public entry point."""
 
-    def message(self, message: Mapping[str, Any]) -> int:
-        """A message's own share: what it adds to a prompt."""
+    def message(self, message: Mapping[str, Any], empty: int) -> int:
+        """A message's own share: what it adds to a prompt (``empty``: :meth:`empty`, counted once per prompt)."""
         sized = remote_sized_image(message)
         alone = litellm.token_counter(messages=[message], use_default_image_token_count=sized)
-        return int(alone) - int(litellm.token_counter(messages=[]))
+        return int(alone) - empty
 
-    def extras(self, tools: Any, tool_choice: Any, has_system: bool) -> int:
+    def empty(self) -> int:
+        """What ``token_counter`` gives for no messages (the reply's tokens)."""
+        return int(litellm.token_counter(messages=[]))
+
+    def extras(self, tools: Any, tool_choice: Any, has_system: bool, empty: int) -> int:
         """The reply, the tools block and the choice: everything but the messages' own shares."""
         probe = [{"role": "system" if has_system else "user", "content": ""}]
         with_tools = litellm.token_counter(messages=probe, tools=tools, tool_choice=tool_choice)
-        return int(with_tools) - int(litellm.token_counter(messages=probe)) + int(litellm.token_counter(messages=[]))
-
-
-class _InternalShares(_Shares):
-    """The same pieces from LiteLLM's per-message and extras functions (what ``token_counter`` itself sums), without
-    its per-call set-up (tokenizer selection, about 20 µs a call)."""
-
-    def __init__(self) -> None:
-        from litellm.litellm_core_utils import token_counter as impl
-
-        self._params = impl._MessageCountParams("", None)
-        self._count_messages: Callable[..., int] = impl._count_messages
-        self._count_extra: Callable[..., int] = impl._count_extra
-        # newer LiteLLMs (1.110) also pass how the model's chat template renders tools
-        takes_section = "tool_section" in inspect.signature(impl._count_extra).parameters
-        self._section: tuple[Any, ...] = (getattr(self._params, "tool_section", None),) if takes_section else ()
-
-    def message(self, message: Mapping[str, Any]) -> int:
-        return int(self._count_messages(self._params, [message], remote_sized_image(message), None))
-
-    def extras(self, tools: Any, tool_choice: Any, has_system: bool) -> int:
-        return int(self._count_extra(self._params.count_function, tools, tool_choice, has_system, *self._section))
-
-
-_PROBE_TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "read_file",
-            "description": "Read a file.",
-            "parameters": {
-                "type": "object",
-                "properties": {"path": {"type": "string", "description": "where"}, "lines": {"type": "integer"}},
-                "required": ["path"],
-            },
-        },
-    }
-]
-_PROBE_MESSAGES: list[dict[str, Any]] = [
-    {"role": "system", "content": "You are terse."},
-    {"role": "user", "content": [{"type": "text", "text": "Look:"}, {"type": "image_url", "image_url": {"url": "x"}}]},
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": '{"path":"a"}'}}
-        ],
-    },
-    {"role": "tool", "tool_call_id": "c1", "name": "read_file", "content": "print('hello world')"},
-]
-
-
-def _agrees(shares: _Shares) -> bool:
-    """Whether ``shares`` add up to ``token_counter`` on the probe prompts (with and without a system message,
-    tools and a choice)."""
-    probes: list[tuple[Any, Any, Any]] = [
-        (_PROBE_MESSAGES, None, None),
-        (_PROBE_MESSAGES, _PROBE_TOOLS, None),
-        (_PROBE_MESSAGES[1:], _PROBE_TOOLS, "none"),
-        (_PROBE_MESSAGES[1:], None, None),
-    ]
-    for messages, tools, choice in probes:
-        has_system = any(m.get("role") == "system" for m in messages)
-        total = sum(shares.message(m) for m in messages) + shares.extras(tools, choice, has_system)
-        if total != litellm.token_counter(messages=messages, tools=tools, tool_choice=choice):
-            return False
-    return True
-
-
-def _pick_shares() -> _Shares:
-    try:
-        internal = _InternalShares()
-        if _agrees(internal):
-            return internal
-        logger.debug("LiteLLM's token_counter internals do not add up on the probes: counting through token_counter")
-    except Exception:  # another LiteLLM: its internals moved
-        logger.debug("LiteLLM's token_counter internals unavailable: counting through token_counter", exc_info=True)
-    return _Shares()
+        return int(with_tools) - int(litellm.token_counter(messages=probe)) + empty
 
 
 class PromptCounter:
@@ -176,7 +100,7 @@ class PromptCounter:
 
     def __init__(self, max_entries: int = MAX_ENTRIES, shares: _Shares | None = None) -> None:
         self.max_entries = max_entries
-        self._shares = shares
+        self._shares = shares or _Shares()
         salt = os.urandom(16)
         self._hashers = {
             kind: hashlib.blake2b(key=salt, digest_size=16, person=kind) for kind in (b"message", b"extras")
@@ -204,8 +128,6 @@ class PromptCounter:
         if litellm.disable_token_counter is True:  # token_counter's own off switch
             return 0
         shares = self._shares
-        if shares is None:
-            shares = self._shares = _pick_shares()
         if message_keys is None:
             message_keys = [_encode(m).encode() for m in messages]
         elif len(message_keys) != len(messages):
@@ -220,16 +142,21 @@ class PromptCounter:
         found = self._lookup(digests)
         new: dict[bytes, int] = {}
         total = 0
+        empty: int | None = None  # token_counter of no messages: counted once, only when something is new
         for digest, share, message in zip(digests, found, messages, strict=False):
             if share is None:
                 share = new.get(digest)
                 if share is None:
-                    share = new[digest] = shares.message(message)
+                    if empty is None:
+                        empty = shares.empty()
+                    share = new[digest] = shares.message(message, empty)
             total += share
         counted = len(new)
         extras = found[-1]
         if extras is None:
-            extras = new[digests[-1]] = shares.extras(tools, tool_choice, has_system)
+            if empty is None:
+                empty = shares.empty()
+            extras = new[digests[-1]] = shares.extras(tools, tool_choice, has_system, empty)
         if new:
             self._store(new, counted)
         return total + extras

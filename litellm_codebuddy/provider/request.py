@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -705,21 +705,9 @@ def _given_cache_key(body: dict[str, Any], policy: Policy, model: str) -> bool:
 # ---------------------------------------------------------------- the bytes
 
 
-def _unserialisable(value: Any) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _json_encoder() -> Callable[[Any], str]:
-    """``json.dumps(value, separators=(",", ":"), check_circular=False)``: the C encoder made once, not once per
-    call (the body's messages are encoded one by one), or the pure-Python one where there is no C encoder."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-    encode = make(None, _unserialisable, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
-    return lambda value: "".join(encode(value, 0))
-
-
-_encode = _json_encoder()
+# ``json.dumps(value, separators=(",", ":"), check_circular=False)``, the encoder made once, not once per call (the
+# body's messages are encoded one by one): a structure that contains itself raises RecursionError, caught below
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def encode_body(body: Mapping[str, Any], model: str = "") -> EncodedBody:

@@ -58,19 +58,27 @@ from .errors import (
 __all__ = ["StreamState", "credits_cost", "normalise_usage"]
 
 _loads = json.loads
-# the C scanner behind json.loads, called directly: same parser, without the Python wrapper's per-call cost
-_scan = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_raw_decode = json.JSONDecoder().raw_decode
 
 
 def _parse(data: str) -> Any:
-    """``json.loads(data)`` exactly (same result, same errors), about twice as fast for a well-formed object."""
+    """``json.loads(data)`` exactly (same result, same errors), through the decoder's public ``raw_decode`` (no
+    whitespace skipping, no wrapper per call) for the usual case of an event that is just an object."""
     try:
-        value, end = _scan(data, 0)
-    except (StopIteration, ValueError):
+        value, end = _raw_decode(data)
+    except ValueError:
         return _loads(data)  # leading whitespace, BOM or bad JSON: json.loads decides
     if end != len(data):
         return _loads(data)  # trailing whitespace is fine, anything else raises
     return value
+
+
+def _utf8(pieces: list[str]) -> int:
+    """The UTF-8 size of ``pieces``."""
+    size = 0
+    for piece in pieces:
+        size += len(piece) if piece.isascii() else len(piece.encode("utf-8", "surrogatepass"))
+    return size
 
 
 def _first(*values: Any) -> int | None:
@@ -79,12 +87,20 @@ def _first(*values: Any) -> int | None:
 
 
 def normalise_usage(
-    raw: dict[str, Any] | None, count_prompt: Callable[[], int], count_completion: Callable[[], int]
+    raw: dict[str, Any] | None,
+    count_prompt: Callable[[], int],
+    count_completion: Callable[[], int],
+    completion_limit: int | None = None,
+    count_reasoning: Callable[[], int | None] | None = None,
 ) -> dict[str, Any]:
     """OpenAI-shaped usage from whatever the gateway sent.
 
-    Standard fields win. With only ``total_tokens``, the prompt is counted locally (capped at the total)
-    and completion = total - prompt. ``completion_thinking_tokens`` become reasoning tokens.
+    Standard fields win. With only ``total_tokens``, the prompt is counted locally (capped at the total) and
+    completion = total - prompt, but never more than ``completion_limit`` (what the answer could hold: see
+    :meth:`StreamState.completion_limit`) plus the reasoning tokens the gateway reported; what is over goes to the
+    prompt, so the parts still add up to the total. ``completion_thinking_tokens`` become reasoning tokens; without
+    any reported, ``count_reasoning()`` (the answer's reasoning text counted, as LiteLLM's stream builder does) gives
+    ``completion_tokens_details`` its ``reasoning_tokens`` and ``text_tokens``.
 
     The prompt cache: ``prompt_tokens`` includes the cached tokens (as OpenAI's does; the gateway's reports say
     so). Tokens read from the cache (``prompt_tokens_details.cached_tokens``, ``prompt_cache_hit_tokens`` or
@@ -97,6 +113,10 @@ def normalise_usage(
     out (Anthropic's way) and they are added. ``credit`` is kept as it is.
     """
     raw = raw or {}
+    details = raw.get("completion_tokens_details") or {}
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    if reasoning is None:
+        reasoning = raw.get("completion_thinking_tokens")
     pdetails = raw.get("prompt_tokens_details")
     pdetails = pdetails if isinstance(pdetails, dict) else {}
     hit = _first(pdetails.get("cached_tokens"), raw.get("prompt_cache_hit_tokens"), raw.get("cache_read_input_tokens"))
@@ -119,6 +139,10 @@ def normalise_usage(
         else:
             prompt = min(max(count_prompt(), cached), total)
             completion = total - prompt
+            if completion_limit is not None:
+                limit = completion_limit + (_first(reasoning) or 0)
+                if completion > limit:  # the prompt was counted short: the rest is prompt, not answer
+                    completion, prompt = limit, total - limit
     elif prompt is None:
         assert completion is not None
         prompt = max((total if total is not None else completion) - completion, cached)
@@ -130,15 +154,16 @@ def normalise_usage(
     if total is None or total < prompt + completion:
         total = prompt + completion
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
-    details = raw.get("completion_tokens_details") or {}
-    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
-    if reasoning is None:
-        reasoning = raw.get("completion_thinking_tokens")
     if reasoning is not None:
         usage["completion_tokens_details"] = {
             **(details if isinstance(details, dict) else {}),
             "reasoning_tokens": reasoning,
         }
+    elif count_reasoning is not None:
+        counted = count_reasoning()
+        if counted is not None:
+            counted = min(max(0, counted), completion)
+            usage["completion_tokens_details"] = {"reasoning_tokens": counted, "text_tokens": completion - counted}
     if hit is not None or write is not None:
         cache = {"cached_tokens": hit or 0}
         if write is not None:
@@ -204,7 +229,8 @@ class StreamState:
         self._ids: list[str] = []
         # accumulation (non-streaming)
         self.content: list[str] = []
-        self.reasoning: list[str] = []
+        self.reasoning: list[str] = []  # kept on both paths (its tokens are counted for the usage)
+        self.answer_bytes = 0  # UTF-8 bytes of the text, reasoning, tool names and arguments the answer carried
         self._args: list[list[str]] = []
 
     # -------------------------------------------------------------- events
@@ -270,10 +296,12 @@ class StreamState:
                 finish = choice.get("finish_reason")
                 if finish:
                     self.finish_reason = finish
+        if text or thinking:
+            self.answer_bytes += _utf8(text) + _utf8(thinking)
+            self.reasoning.extend(thinking)
         chunks: list[Any] = []
         if self.accumulate:
             self.content.extend(text)
-            self.reasoning.extend(thinking)
             return chunks
         if self.screening:
             text = self._screen(text, bool(thinking or calls))
@@ -369,7 +397,10 @@ class StreamState:
         args = fn.get("arguments") or ""
         if name and self._names[pos] is None:
             self._names[pos] = name
+            self.answer_bytes += _utf8([name])
             first = True
+        if args:
+            self.answer_bytes += _utf8([args])
         if self.accumulate:
             if args:
                 self._args[pos].append(args)
@@ -411,15 +442,34 @@ class StreamState:
 
     def usage(self) -> dict[str, Any]:
         """The normalised usage, with ``cost`` (credits x credit_cost) when a credit cost is set."""
-        usage = normalise_usage(self.usage_raw, self.count_prompt, self._count_completion)
+        usage = normalise_usage(
+            self.usage_raw, self.count_prompt, self._count_completion, self.completion_limit(), self._count_reasoning
+        )
         cost = credits_cost(usage.get("credit"), self.credit_cost)
         if cost is not None:
             usage["cost"] = cost
         return usage
 
+    def completion_limit(self) -> int:
+        """The most completion tokens the answer could hold: one per byte of the text, reasoning, tool names and
+        arguments it carried (a token of a byte-level BPE tokenizer covers at least one byte), plus 8 per tool call
+        and 8 for the answer (the framing a tokenizer may count). Reasoning the gateway counts but does not show is
+        not in it (the gateway's reported reasoning tokens are added to it where it reports them)."""
+        return self.answer_bytes + 8 * len(self._ids) + 8
+
     def _count_completion(self) -> int:
+        """The answer's tokens when the gateway sent no usage at all: counted on a plain answer (streams keep no
+        text), else one per event."""
+        if not self.accumulate:
+            return self.events
         text = "".join(self.content) + "".join(self.reasoning) + "".join("".join(a) for a in self._args)
         return litellm.token_counter(text=text) if text else self.events
+
+    def _count_reasoning(self) -> int | None:
+        """The reasoning text's tokens, as LiteLLM's stream builder counts them (None when there was none)."""
+        if not self.reasoning:
+            return None
+        return int(litellm.token_counter(text="".join(self.reasoning), count_response_tokens=True))
 
     def finish_chunk(self) -> dict[str, Any]:
         self.finished_sent = True

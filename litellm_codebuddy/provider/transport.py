@@ -1,13 +1,12 @@
 """The HTTP clients the handler sends with: pooled, never following redirects, one set per event loop for async.
 
-:class:`Clients` keeps a pooled sync client per TLS setting and, per event loop, a :class:`ShardedAsyncClient`
-(closed when that loop shuts down). Async streams with a coalescing window (:mod:`.window`) go through an
-``httpx.AsyncClient`` on LiteLLM's aiohttp transport instead, the one LiteLLM's own providers use: a window reads
-with a reader task and needs no readiness probe, and aiohttp hands over everything it holds per read, at about a
-third of httpx's CPU per event over TLS (``benchmarks/token_rate.py``). Where LiteLLM would not use aiohttp
-(``litellm.disable_aiohttp_transport``, ``DISABLE_AIOHTTP_TRANSPORT``, HTTP/2) or does not offer it, those streams
-stay on the sharded httpx client. A caller-supplied ``httpx`` client (or a LiteLLM handler wrapping one) is used as
-it is.
+:class:`Clients` keeps a pooled sync client per TLS setting and, per event loop, an ``httpx.AsyncClient`` on
+LiteLLM's aiohttp transport, the one LiteLLM's own providers use (``AsyncHTTPHandler.create_aiohttp_transport``):
+each read hands over everything the connection holds (up to 16 KB), so a consumer that fell behind catches up in a
+few chunks, at about a third of httpx's CPU per event over TLS (``benchmarks/token_rate.py``). Where LiteLLM would
+not use aiohttp (``litellm.disable_aiohttp_transport``, ``DISABLE_AIOHTTP_TRANSPORT``, HTTP/2) or does not offer it,
+async calls go through a :class:`ShardedAsyncClient` (httpx). A caller-supplied ``httpx`` client (or a LiteLLM
+handler wrapping one) is used as it is. Everything here is public API of httpx and LiteLLM.
 """
 
 from __future__ import annotations
@@ -146,8 +145,8 @@ class Clients:
                 self._sync_clients[verify] = http
             return http
 
-    async def async_(self, client: Any, verify: bool | str, *, windowed: bool = False) -> httpx.AsyncClient:
-        """The client for an async call; ``windowed``: a stream with a coalescing window (aiohttp, where offered)."""
+    async def async_(self, client: Any, verify: bool | str) -> httpx.AsyncClient:
+        """The client for an async call: the caller's, else this loop's (aiohttp where LiteLLM uses it)."""
         if isinstance(client, httpx.AsyncClient):
             return client
         if isinstance(getattr(client, "client", None), httpx.AsyncClient):
@@ -162,13 +161,12 @@ class Clients:
             new_loop = per_loop is None
             if per_loop is None:
                 per_loop = self._async_clients[loop] = {}
-            key = (verify, "aiohttp") if windowed else verify
-            http = per_loop.get(key)
+            http = per_loop.get(verify)
             if http is None or http.is_closed:
-                http = (aiohttp_client(verify) if windowed else None) or ShardedAsyncClient(
+                http = aiohttp_client(verify) or ShardedAsyncClient(
                     verify=_ssl_arg(verify), follow_redirects=False, limits=LIMITS
                 )
-                per_loop[key] = http
+                per_loop[verify] = http
         if new_loop:
             closer = self._close_with_loop(per_loop)
             self._loop_closers[loop] = closer

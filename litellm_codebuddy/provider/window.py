@@ -3,7 +3,7 @@ the process is (an optimisation; the package docstring describes the whole path)
 
 ``coalesce_ms``, of the call, else of the deployment, else ``CODEBUDDY_STREAM_COALESCE_MS``:
 
-* unset or ``0``: no window. Streams go in ready pieces (one chunk per event unless the consumer fell behind).
+* unset or ``0``: no window. Streams go as the body is read (async, one chunk per read of what arrived together).
 * a number ``N`` (milliseconds, up to 10000): a fixed window. After the first chunk, events that arrive within
   ``N`` ms of the oldest one waiting go out as one chunk.
 * ``auto`` or ``auto:N``: a window that follows how busy the process is, up to ``N`` ms (``auto``: 40, so that with

@@ -90,8 +90,8 @@ def test_env_setting_turns_it_on(fake: FakeCodeBuddy, path: str, monkeypatch: py
 
 @pytest.mark.parametrize("path", RUNNERS)
 def test_off_by_default_one_chunk_per_read(fake: FakeCodeBuddy, path: str) -> None:
-    # no window: a consumer that keeps up gets each event on its own (events only merge, through the ready reader,
-    # when the consumer is behind: 50 ms apart keeps a loaded 2-core machine in step)
+    # no window: a consumer that keeps up gets each event on its own (events only merge, on the async path's
+    # aiohttp reads, when the consumer is behind: 50 ms apart keeps a loaded 2-core machine in step)
     _, texts = RUNNERS[path](fake, "FAKE:events=8 FAKE:pace=0.05")
     assert texts == [f"w{i} " for i in range(8)]
 
@@ -128,7 +128,7 @@ def test_bad_value_is_refused(fake: FakeCodeBuddy) -> None:
 
 def test_bad_env_value_leaves_it_off(fake: FakeCodeBuddy, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(COALESCE_ENV, "fast")
-    # 80 ms apart: a loaded machine keeps up, so ready pieces give one chunk per event
+    # 80 ms apart: a loaded machine keeps up, so each event comes in its own chunk
     _, texts = _sync_chunks(fake, "FAKE:events=5 FAKE:pace=0.08")
     assert texts == [f"w{i} " for i in range(5)]
 

@@ -772,6 +772,36 @@ def test_plain_answer_through_the_provider_has_believable_usage() -> None:
             assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_a_short_answer_to_a_long_prompt_never_reports_a_long_completion(stream: bool) -> None:
+    """The gateway sends only a total; the local prompt count (LiteLLM's tokenizer) is short of the fake's by
+    thousands on this prompt (the fake counts up to twice the real tokens), and that difference must not become the
+    completion of a ``max_tokens=10`` answer (issue 26 saw 1,994)."""
+    import litellm
+
+    prompt = "internationalization " * 2000
+    messages = [{"role": "user", "content": prompt}]
+    with FakeCodeBuddy() as fake:
+        kw: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
+        resp = litellm.completion(
+            model="codebuddy/gpt-5.5",
+            messages=messages,
+            api_base=fake.base_url,
+            api_key="ck_x.y",
+            max_tokens=10,
+            auto_prompt_cache_key=False,
+            **kw,
+        )
+        if stream:
+            resp = litellm.stream_chunk_builder(list(resp), messages=messages)
+    usage = resp.usage
+    text = resp.choices[0].message.content
+    gap = usage.total_tokens - litellm.token_counter(messages=[{"role": "system", "content": "x"}, *messages])
+    assert gap > 1000  # the local count is far off here: the rule is what keeps the completion small
+    assert 0 < usage.completion_tokens <= len(text.encode()) + 8
+    assert usage.prompt_tokens + usage.completion_tokens == usage.total_tokens
+
+
 # ------------------------------------------------------------------------------------- account: models, credits
 
 EXTRA_IDS = ["hy3", "glm-5.2", "kimi-k2.6", "minimax-m2", "deepseek-v4.1-flash"]
@@ -882,7 +912,7 @@ def test_tools_are_billed_as_prompt_and_the_provider_counts_them(client: httpx.C
     full = chunks_of(post(client, make_body(text, tools=TOOLS)).content)[-1]["usage"]
     messages = make_body(text)["messages"]
     assert full["prompt_tokens"] == prompt_tokens(messages, TOOLS) > prompt_tokens(messages) + 20
-    body = make_body("hi FAKE:events=4", tools=TOOLS)
+    body = make_body("hi FAKE:events=200", tools=TOOLS)  # an answer long enough to hold what the total leaves
     answer = litellm.completion(
         model="codebuddy/gpt-5.5", messages=body["messages"], tools=TOOLS, api_base=str(client.base_url), api_key=KEY
     )
@@ -890,4 +920,4 @@ def test_tools_are_billed_as_prompt_and_the_provider_counts_them(client: httpx.C
     assert usage.prompt_tokens == litellm.token_counter(messages=body["messages"], tools=TOOLS)
     assert usage.prompt_tokens + usage.completion_tokens == usage.total_tokens
     # the fake prices tools at or above tiktoken, so the completion left over is at least the answer's
-    assert usage.completion_tokens >= count_tokens("w0 w1 w2 w3 ")
+    assert usage.completion_tokens >= count_tokens("".join(f"w{i} " for i in range(200)))

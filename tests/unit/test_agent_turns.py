@@ -16,6 +16,9 @@ from litellm_codebuddy.provider.promptcount import PromptCounter
 from support.upstream import FULL_USAGE, URL, call, event, sent_body, sse_response
 
 TOTAL_ONLY = {"total_tokens": 90_000, "credit": 0.5}
+# an answer that could hold what the total leaves after the prompt (else the completion is capped at what the answer
+# could hold and the rest counted as prompt: tests/unit/test_stream.py)
+LONG_ANSWER = "Done. " * 16_000
 
 SCHEMA = {
     "type": "object",
@@ -77,7 +80,7 @@ def counter(monkeypatch: pytest.MonkeyPatch) -> PromptCounter:
 
 def answer(upstream: respx.MockRouter, usage: dict[str, Any]) -> respx.Route:
     return upstream.post(URL).mock(
-        side_effect=lambda request: sse_response(event("Done."), event("", finish_reason="stop", usage=usage))
+        side_effect=lambda request: sse_response(event(LONG_ANSWER), event("", finish_reason="stop", usage=usage))
     )
 
 

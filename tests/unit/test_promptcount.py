@@ -13,8 +13,7 @@ import litellm
 import pytest
 from litellm.litellm_core_utils import token_counter as litellm_token_counter
 
-from litellm_codebuddy.provider import promptcount
-from litellm_codebuddy.provider.promptcount import PromptCounter, _InternalShares, _Shares
+from litellm_codebuddy.provider.promptcount import PromptCounter, _Shares
 
 SYSTEM = {"role": "system", "content": "You are a careful coding agent. Answer briefly."}
 
@@ -104,10 +103,10 @@ SHAPES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-@pytest.fixture(params=["litellm internals", "token_counter calls"])
-def shares(request: pytest.FixtureRequest) -> _Shares:
-    """Both ways of getting the shares: LiteLLM's per-message functions, and public token_counter calls."""
-    return _InternalShares() if request.param == "litellm internals" else _Shares()
+@pytest.fixture
+def shares() -> _Shares:
+    """The shares, from public token_counter calls."""
+    return _Shares()
 
 
 def full(messages: list[dict[str, Any]], tools: Any = None, tool_choice: Any = None) -> int:
@@ -233,29 +232,6 @@ def test_never_downloads_an_image(shares: _Shares, monkeypatch: pytest.MonkeyPat
         messages=[remote], use_default_image_token_count=True
     )
     assert counted == expected - litellm.token_counter(messages=[])
-
-
-def test_falls_back_to_token_counter_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When LiteLLM's internals are gone or do not add up, public token_counter calls give the shares."""
-    monkeypatch.setattr(promptcount, "_agrees", lambda shares: False)
-    counter = PromptCounter()
-    messages = SHAPES["tool calls and results"]
-    assert counter.count(messages, TOOLS) == full(messages, TOOLS)
-    assert type(counter._shares) is _Shares
-
-    def gone() -> None:
-        raise ImportError("no such internals")
-
-    monkeypatch.setattr(_InternalShares, "__init__", lambda self: gone())
-    assert type(promptcount._pick_shares()) is _Shares
-
-
-def test_internals_checked_against_token_counter(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The internals are used only when they add up to token_counter on the probes."""
-    assert promptcount._agrees(_InternalShares())
-    monkeypatch.setattr(_InternalShares, "message", lambda self, m: 1)
-    assert not promptcount._agrees(_InternalShares())
-    assert type(promptcount._pick_shares()) is _Shares
 
 
 def test_off_switch(monkeypatch: pytest.MonkeyPatch) -> None:

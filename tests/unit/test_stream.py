@@ -240,7 +240,8 @@ def test_usage_after_finish_chunk_before_done(mode: str, upstream: respx.MockRou
 
 
 def test_only_total_tokens(mode: str, upstream: respx.MockRouter) -> None:
-    answer(upstream, event("Hello there"), event("", finish_reason="stop", usage={"total_tokens": 500}))
+    text = "Hello there " * 50  # 600 bytes: room for what the total leaves after the prompt
+    answer(upstream, event(text), event("", finish_reason="stop", usage={"total_tokens": 500}))
     result = call(mode)
     expected_prompt = litellm.token_counter(
         messages=[{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}, {"role": "user", "content": "hi"}]
@@ -249,6 +250,33 @@ def test_only_total_tokens(mode: str, upstream: respx.MockRouter) -> None:
     assert result.usage.prompt_tokens == expected_prompt
     assert result.usage.completion_tokens == 500 - expected_prompt
     assert result.usage.prompt_tokens + result.usage.completion_tokens == result.usage.total_tokens
+
+
+def test_only_total_tokens_never_a_completion_bigger_than_the_answer(mode: str, upstream: respx.MockRouter) -> None:
+    """The prompt counted short (here: a total far above the local count) must not make an 11-byte answer a 480-token
+    completion: the completion is capped at what the answer could hold, the rest is prompt."""
+    answer(upstream, event("Hello"), event(" there"), event("", finish_reason="stop", usage={"total_tokens": 500}))
+    result = call(mode)
+    assert result.usage.completion_tokens == len("Hello there") + 8
+    assert result.usage.prompt_tokens == 500 - result.usage.completion_tokens
+    assert result.usage.total_tokens == 500
+
+
+def test_reasoning_tokens_on_plain_and_streamed_answers_alike(mode: str, upstream: respx.MockRouter) -> None:
+    """The gateway reports no reasoning tokens: both paths count the reasoning text, as LiteLLM's stream builder
+    does, and give ``reasoning_tokens`` and ``text_tokens``."""
+    thinking = "Let me think about this carefully. " * 4
+    answer(
+        upstream,
+        event("", reasoning=thinking),
+        event("The answer is 42. " * 4),
+        event("", finish_reason="stop", usage={"total_tokens": 400}),
+    )
+    result = call(mode)
+    details = result.usage.completion_tokens_details
+    expected = litellm.token_counter(text=thinking, count_response_tokens=True)
+    assert details.reasoning_tokens == expected
+    assert details.text_tokens == result.usage.completion_tokens - expected
 
 
 def test_thinking_tokens_become_reasoning_tokens(mode: str, upstream: respx.MockRouter) -> None:
@@ -360,6 +388,50 @@ def test_normalise_usage_rules() -> None:
     assert usage["completion_tokens_details"] == {"reasoning_tokens": 1}
     assert usage["prompt_tokens_details"] == {"cached_tokens": 1}
     assert usage["total_tokens"] == 3
+
+
+def test_a_completion_from_a_total_stays_within_what_the_answer_could_hold() -> None:
+    # the prompt counted 10 where the gateway billed about 1,990: without the limit, the completion would be 1,990
+    usage = normalise_usage({"total_tokens": 2000}, lambda: 10, lambda: 0, completion_limit=40)
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (1960, 40, 2000)
+    # within the limit: total - prompt, as counted
+    assert normalise_usage({"total_tokens": 2000}, lambda: 1990, lambda: 0, 40)["completion_tokens"] == 10
+    # reasoning the gateway reports counts towards what the answer holds (it may not have been shown)
+    usage = normalise_usage({"total_tokens": 2000, "completion_thinking_tokens": 500}, lambda: 10, lambda: 0, 40)
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (1460, 540)
+    # the cached tokens stay within the prompt
+    usage = normalise_usage({"total_tokens": 2000, "prompt_cache_hit_tokens": 1500}, lambda: 10, lambda: 0, 40)
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["cache_read_input_tokens"]) == (1960, 40, 1500)
+    # the gateway's own prompt and completion figures are never changed
+    usage = normalise_usage({"prompt_tokens": 10, "completion_tokens": 1990}, lambda: 0, lambda: 0, 40)
+    assert usage["completion_tokens"] == 1990
+
+
+def test_reasoning_tokens_counted_only_where_the_gateway_reports_none() -> None:
+    usage = normalise_usage({"total_tokens": 100}, lambda: 40, lambda: 0, 1000, lambda: 25)
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": 25, "text_tokens": 35}
+    usage = normalise_usage({"total_tokens": 100}, lambda: 90, lambda: 0, 1000, lambda: 25)
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": 10, "text_tokens": 0}  # within the completion
+    usage = normalise_usage(
+        {"total_tokens": 100, "completion_thinking_tokens": 7}, lambda: 40, lambda: 0, 1000, lambda: 25
+    )
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": 7}
+    assert "completion_tokens_details" not in normalise_usage(
+        {"total_tokens": 100}, lambda: 40, lambda: 0, 1000, lambda: None
+    )
+
+
+@pytest.mark.parametrize("accumulate", [True, False], ids=["plain", "streamed"])
+def test_the_completion_limit_is_the_answers_bytes(accumulate: bool) -> None:
+    state = StreamState(MODEL, lambda: 0, accumulate=accumulate)
+    events = [
+        {"choices": [{"delta": {"content": "héllo", "reasoning_content": "思考"}}]},
+        {"choices": [{"delta": {"tool_calls": [tc(0, "c1", "read", '{"p":')]}}]},
+        {"choices": [{"delta": {"tool_calls": [tc(0, None, None, '"x"}')]}}]},
+    ]
+    for e in events:
+        state.feed([json.dumps(e)])
+    assert state.completion_limit() == len("héllo".encode()) + len("思考".encode()) + len('read{"p":"x"}') + 8 + 8
 
 
 # ---------------------------------------------------------------- an error after content, in the same read
