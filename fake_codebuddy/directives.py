@@ -75,6 +75,12 @@ def _midstream(value: str) -> int | str:
     return "error" if value == "error" else int(value)
 
 
+def _parallel(value: str) -> str:
+    if value not in ("index", "zero"):
+        raise ValueError("parallel must be index or zero")
+    return value
+
+
 def _directive(
     stage: Stage,
     value: str,
@@ -128,8 +134,14 @@ class Faults:
         int,
         default=0,
     )
-    parallel: bool = _flag_directive(
-        "answer", 'call every tool, all with `"index":0`; "PARALLEL" in the user text does the same'
+    parallel: str | None = _directive(
+        "answer",
+        "index or zero (default index)",
+        "call every tool: `index` gives each call its own `index` (0, 1, ...), which the official client needs; "
+        '`zero` sends them all with `"index":0`, told apart only by their ids (peer reports); "PARALLEL" in the '
+        "user text is `index`",
+        _parallel,
+        default="index",
     )
     finish: str | None = _directive(
         "answer", "REASON", "the finishing chunk's `finish_reason` (e.g. `content_filter` after the answer)", _text
@@ -339,8 +351,8 @@ def request_directives(base: Faults, headers: Mapping[str, str], body: Any) -> R
                 raw = text_of(m.get("content"))
                 images = images_in(m.get("content"))
                 faults = _parse_tokens(_TOKEN_RE.findall(raw)).over(faults)
-                if "PARALLEL" in raw:
-                    faults = dataclasses.replace(faults, parallel=True)
+                if "PARALLEL" in raw and faults.parallel is None:
+                    faults = dataclasses.replace(faults, parallel="index")
                 text = _STRIP_RE.sub("", raw).strip()
                 break
     return RequestDirectives(faults, text, images)

@@ -19,6 +19,7 @@ import http
 import json
 import socket
 import struct
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -121,6 +122,16 @@ async def _refuse(writer: asyncio.StreamWriter, status: int, msg: str) -> None:
     await send(writer, status, body, keep_alive=False)
 
 
+def _gunzip(body: bytes) -> bytes | None:
+    """The gzip body decoded (at most ``MAX_BODY`` bytes), or None when it is not valid gzip or too large."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        decoded = inflater.decompress(body, MAX_BODY + 1)
+    except zlib.error:
+        return None
+    return decoded if len(decoded) <= MAX_BODY and inflater.eof else None
+
+
 async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request | None:
     """The next request on the connection; None when the client is done or the request was refused."""
     try:
@@ -164,6 +175,13 @@ async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             await _refuse(writer, 413, "bad or too large body")
             return None
         body = await reader.readexactly(length) if length else b""
+    if headers.get("content-encoding", "").lower() == "gzip":
+        # the official client gzips its chat bodies (Content-Encoding: gzip); the fake reads the decoded body
+        decoded = _gunzip(body)
+        if decoded is None:
+            await _refuse(writer, 400, "bad gzip body")
+            return None
+        body = decoded
     path = target.split("?", 1)[0]
     return Request(method.upper(), target, path, headers, body, keep_alive)
 

@@ -60,6 +60,7 @@ class Traffic:
     max_requests: int = 10_000
     requests: list[RequestRecord] = field(default_factory=list)
     account_requests: list[RequestRecord] = field(default_factory=list)
+    unanswered: list[RequestRecord] = field(default_factory=list)
     disconnects: int = 0
     open_connections: int = 0
     connections_total: int = 0
@@ -77,6 +78,11 @@ class Traffic:
     def record_account(self, req: Request) -> None:
         with self._lock:
             self.account_requests.append(RequestRecord(req.method, req.target, dict(req.headers), None))
+
+    def record_unanswered(self, req: Request) -> None:
+        """Keep a request for a path the fake does not serve (answered 404)."""
+        with self._lock:
+            self.unanswered.append(RequestRecord(req.method, req.target, dict(req.headers), None, req.body))
 
     def connection_opened(self) -> None:
         self.connections_total += 1

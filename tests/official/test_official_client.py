@@ -1,0 +1,90 @@
+"""The official CodeBuddy client (CodeBuddy Code 2.163.0, ``codebuddy-headless``) against the fake.
+
+Every test runs the client once, in a loopback-only network namespace where ``www.codebuddy.ai`` is the fake on
+127.0.0.1:443 over TLS (``support.official``), and checks both what the client printed (its ``stream-json`` events)
+and what reached the fake. Each run also fails if the client looked up any other host or made a request the fake
+did not answer (``Run.assert_only_the_fake``). Skipped, with the reason printed, where the client cannot be
+downloaded or no such namespace can be made (not root, no ``unshare``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.official import KEY, official
+from support.proxy import marker
+
+#: the output limits the official client sends as ``max_tokens`` (its built-in catalog)
+OUTPUT_LIMITS = {"gpt-5.5": 128_000, "gpt-5.4": 72_000}
+NO_TOOLS = ("--tools", "")
+
+
+def test_a_plain_turn_on_gpt_5_5(tmp_path: Path) -> None:
+    plain_turn(tmp_path, "gpt-5.5")
+
+
+def test_a_plain_turn_on_gpt_5_4(tmp_path: Path) -> None:
+    plain_turn(tmp_path, "gpt-5.4")
+
+
+def plain_turn(tmp_path: Path, model: str) -> None:
+    word = marker()
+    with official(tmp_path, f"say {word}", *NO_TOOLS, model=model) as (ns, fake):
+        done = ns.go()
+    done.assert_only_the_fake()
+    assert done.returncode == 0 and done.result["subtype"] == "success", done.tail()
+    assert done.result["result"].startswith("Echo: ")
+    assert done.result["result"].endswith(f"<user_query>say {word}</user_query>"), done.result["result"][-200:]
+    (request,) = fake.requests
+    assert request.headers["authorization"] == f"Bearer {KEY}" and request.headers["x-api-key"] == KEY
+    assert request.headers["content-encoding"] == "gzip"  # the fake read it decoded
+    body = request.body
+    assert body["model"] == model and body["stream"] is True
+    assert body["max_tokens"] == OUTPUT_LIMITS[model]
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["reasoning_effort"] == "high" and body["reasoning_summary"] == "auto"
+    assert "tools" not in body and "prompt_cache_key" not in body
+    assert body["messages"][0]["role"] == "system"
+    seen = {(r.method, r.path.partition("?")[0]) for r in fake.account_requests}
+    assert ("GET", "/v3/config") in seen and ("POST", "/v1/traces") in seen, seen
+
+
+def test_b_reasoning_shown(tmp_path: Path) -> None:
+    """The fake's reasoning (``delta.reasoning_content``) is shown by the client as its thinking block, and the
+    effort asked for on the command line is the one sent."""
+    word = marker()
+    with official(tmp_path, f"think {word}", *NO_TOOLS, "--effort", "low") as (ns, fake):
+        done = ns.go()
+    done.assert_only_the_fake()
+    assert done.returncode == 0 and done.result["subtype"] == "success", done.tail()
+    (thinking,) = done.blocks("thinking")
+    assert thinking["thinking"].startswith("Thinking about: ")
+    assert thinking["thinking"].endswith(f"<user_query>think {word}</user_query>")
+    (request,) = fake.requests
+    assert request.body["reasoning_effort"] == "low" and request.body["reasoning_summary"] == "auto"
+
+
+def test_c_tool_turn_with_two_parallel_calls(tmp_path: Path) -> None:
+    """Two parallel calls (each at its own index) are run by the client, and the follow-up carries both results and
+    the first turn's reasoning as ``reasoning`` on the assistant message (no ``content``)."""
+    word = marker()
+    with official(tmp_path, f"look {word} PARALLEL", "--tools", "Read,Glob") as (ns, fake):
+        done = ns.go()
+    done.assert_only_the_fake()
+    assert done.returncode == 0 and done.result["subtype"] == "success", done.tail()
+    calls = done.blocks("tool_use")
+    assert [call["name"] for call in calls] == ["Read", "Glob"] and len({call["id"] for call in calls}) == 2
+    assert calls[0]["input"] == {"file_path": "test"} and calls[1]["input"] == {"pattern": "test"}
+    results = {block["tool_use_id"] for block in done.user_blocks("tool_result")}
+    assert results == {call["id"] for call in calls}
+    assert (
+        done.result["result"] == "Tool results: <tool_use_error>File does not exist.</tool_use_error>; No files found"
+    )
+    first, second = fake.requests
+    assert [tool["function"]["name"] for tool in first.body["tools"]] == ["Read", "Glob"]
+    assistant, *tools = second.body["messages"][-3:]
+    assert assistant["role"] == "assistant" and "content" not in assistant
+    assert [call["id"] for call in assistant["tool_calls"]] == [call["id"] for call in calls]
+    thinking = done.blocks("thinking")[0]["thinking"]
+    assert assistant["reasoning"] == thinking and f"look {word}" in thinking
+    assert [(t["role"], t["tool_call_id"]) for t in tools] == [("tool", call["id"]) for call in calls]
