@@ -188,7 +188,13 @@ class Faults:
     http: int | None = _directive(
         "proxy", "N", 'HTTP status N with `{"code":N,"msg":...}`; 429 adds `Retry-After`', _status, default=500
     )
-    retry_after: str | None = _directive("proxy", "S", "the `Retry-After` value for `http=429` (unset: 7)", _text)
+    retry_after: str | None = _directive(
+        "proxy",
+        "S",
+        "the `Retry-After` value for `http=429` (unset: 7), and for `code=`, `nested=` and `refuse=` errors under "
+        "HTTP 429 (unset: none)",
+        _text,
+    )
     html: int | None = _directive(
         "proxy", "N", "HTTP status N with an nginx-style HTML page, `Content-Type: text/html`", _status, default=502
     )

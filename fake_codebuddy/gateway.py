@@ -139,7 +139,9 @@ async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, wri
 
     injected = _injected_error(f, body)
     if injected is not None:
-        return await send_json(writer, injected[0], injected[1], keep_alive=keep)
+        # a business error under HTTP 429 carries Retry-After when ``retry_after=`` asks for it
+        extra = [("Retry-After", f.retry_after)] if injected[0] == 429 and f.retry_after is not None else []
+        return await send_json(writer, injected[0], injected[1], keep_alive=keep, extra=extra)
 
     refusal = validate(body, state)
     if refusal is not None:

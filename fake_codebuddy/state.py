@@ -39,7 +39,9 @@ class RequestRecord:
     body: Any
     """The parsed JSON body (``None`` when it was not valid JSON, and for account requests)."""
     raw: bytes = b""
-    """The body as it arrived (chat requests)."""
+    """The body as it arrived (chat requests; decoded when it came gzipped)."""
+    received: float = field(default_factory=time.monotonic)
+    """When it arrived (``time.monotonic()``): the gaps between a client's retries."""
 
     def __getitem__(self, key: str) -> Any:
         if key in ("method", "path", "headers", "body", "raw"):

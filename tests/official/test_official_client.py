@@ -9,9 +9,14 @@ downloaded or no such namespace can be made (not root, no ``unshare``).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
-from support.official import KEY, official
+import pytest
+
+from fake_codebuddy import FakeCodeBuddy
+
+from support.official import KEY, Run, official
 from support.proxy import marker
 
 #: the output limits the official client sends as ``max_tokens`` (its built-in catalog)
@@ -88,3 +93,79 @@ def test_c_tool_turn_with_two_parallel_calls(tmp_path: Path) -> None:
     thinking = done.blocks("thinking")[0]["thinking"]
     assert assistant["reasoning"] == thinking and f"look {word}" in thinking
     assert [(t["role"], t["tool_call_id"]) for t in tools] == [("tool", call["id"]) for call in calls]
+
+
+# ------------------------------------------------------------------------------------------------ errors
+# The fault goes in an X-Fake-Fault header (``-H``: the client adds it to every model request), so it applies to
+# the retries and the compaction call too.
+
+
+def refused(tmp_path: Path, spec: str) -> tuple[Run, FakeCodeBuddy, str]:
+    """One turn against the fault ``spec``: (the run, the fake, the error the client reported)."""
+    with official(tmp_path, "say hi", *NO_TOOLS, "-H", f"X-Fake-Fault: {spec}") as (ns, fake):
+        done = ns.go()
+    done.assert_only_the_fake()
+    assert done.result["is_error"] and done.result["subtype"] == "error_during_execution", done.tail()
+    (error,) = done.result["errors"]
+    return done, fake, error
+
+
+def gaps(fake: FakeCodeBuddy) -> list[float]:
+    times = [r.received for r in fake.requests]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+def test_d_transient_429_retried_once_after_its_retry_after(tmp_path: Path) -> None:
+    """6001 (tokens per second) under HTTP 429 is transient: retried once, after the Retry-After seconds."""
+    _, fake, error = refused(tmp_path, "code=6001 status=429 retry_after=2")
+    assert len(fake.requests) == 2, [r.headers.get("x-agent-type") for r in fake.requests]
+    (gap,) = gaps(fake)
+    assert 1.9 <= gap < 10, gap
+    assert error.startswith("429 request failed with code 6001")
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [(6004, "429 您的使用量已超出频率限制"), (14018, "429 insufficient credits: your credits are exhausted")],
+)
+def test_d_daily_limit_and_no_credits_not_retried(tmp_path: Path, code: int, shown: str) -> None:
+    """6004 (tokens per day) and 14018 (credits exhausted) under HTTP 429 are not transient: one request."""
+    _, fake, error = refused(tmp_path, f"code={code} status=429 retry_after=1")
+    assert len(fake.requests) == 1
+    assert error.startswith(shown), error
+
+
+def test_d_context_too_long_then_the_clients_compaction(tmp_path: Path) -> None:
+    """11115 makes the client compact: a summary call (X-Agent-Type: compaction), then the turn again."""
+    _, fake, error = refused(tmp_path, "code=11115 status=400")
+    kinds = [r.headers["x-agent-type"] for r in fake.requests]
+    assert kinds[:3] == ["main", "compaction", "main"], kinds
+    assert error.startswith("400 input length too long")
+
+
+def test_d_unapproved_channel_shown(tmp_path: Path) -> None:
+    done, fake, error = refused(tmp_path, "refuse=channel")
+    assert len(fake.requests) == 1
+    assert error.startswith("400 Illegal API invocation from an unapproved channel"), error
+    assert any("unapproved channel" in text for text in done.texts())
+
+
+def test_d_soft_block_shown(tmp_path: Path) -> None:
+    """The soft block (a 200 stream of the content-safety notice, finished ``content_filter``) is shown: the
+    gateway's notice, then the client's own."""
+    with official(tmp_path, "say hi", *NO_TOOLS, "-H", "X-Fake-Fault: refuse=softblock") as (ns, fake):
+        done = ns.go()
+    done.assert_only_the_fake()
+    assert len(fake.requests) == 1
+    notice, own = done.texts()
+    assert notice.startswith("抱歉，系统检测到您当前输入的信息存在敏感内容") and done.result["result"] == notice
+    assert own.startswith("This topic is currently outside the scope of my capabilities")
+
+
+def test_d_stream_cut_short_reported_as_an_error(tmp_path: Path) -> None:
+    """A stream that ends after 3 events, without a finish_reason or [DONE], is an empty stream to the client:
+    retried 3 times, then reported as an error (the partial text is not taken as the answer)."""
+    done, fake, error = refused(tmp_path, "cut=3")
+    assert len(fake.requests) == 4
+    assert error == "No response received from model"
+    assert not done.texts()
