@@ -9,14 +9,16 @@ downloaded or no such namespace can be made (not root, no ``unshare``).
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from pathlib import Path
 
 import pytest
 
 from fake_codebuddy import FakeCodeBuddy
 
-from support.official import KEY, Run, official
+from support.official import KEY, Run, official, tiny_png
 from support.proxy import marker
 
 #: the output limits the official client sends as ``max_tokens`` (its built-in catalog)
@@ -169,3 +171,26 @@ def test_d_stream_cut_short_reported_as_an_error(tmp_path: Path) -> None:
     assert len(fake.requests) == 4
     assert error == "No response received from model"
     assert not done.texts()
+
+
+# ------------------------------------------------------------------------------------------------ images
+
+
+def test_e_image_in_the_prompt(tmp_path: Path) -> None:
+    """An image block in the client's stream-json input is sent as an ``image_url`` part with a ``data:`` URL, and
+    the fake's answer counts it."""
+    word = marker()
+    image = base64.b64encode(tiny_png()).decode()
+    content = [
+        {"type": "text", "text": f"what is this {word}"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": image}},
+    ]
+    line = json.dumps({"type": "user", "message": {"role": "user", "content": content}})
+    with official(tmp_path, None, *NO_TOOLS, "--input-format", "stream-json", stdin=line + "\n") as (ns, fake):
+        done = ns.go()
+    done.assert_only_the_fake()
+    assert done.result["subtype"] == "success", done.tail()
+    assert done.result["result"].endswith(f"<user_query>what is this {word}</user_query> [images: 1]")
+    (request,) = fake.requests
+    parts = request.body["messages"][-1]["content"]
+    assert {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}} in parts

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -129,6 +130,17 @@ def require() -> Path:
     return client_binary()
 
 
+def tiny_png() -> bytes:
+    """A valid 1x1 PNG (one green pixel)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
+
+    header = struct.pack("!IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x00\xff\x00")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
 def _query_name(packet: bytes) -> str:
     labels, at = [], 12
     while at < len(packet) and packet[at]:
@@ -224,7 +236,7 @@ class Namespace:
         self.work.mkdir()
         return self
 
-    def start(self, argv: list[str], env: dict[str, str]) -> None:
+    def start(self, argv: list[str], env: dict[str, str], stdin: str | None = None) -> None:
         ours, theirs = socket.socketpair()
         self._channel = ours
         command = [sys.executable, str(_NETNS), str(theirs.fileno()), str(self.tmp / "hosts")]
@@ -234,12 +246,13 @@ class Namespace:
             pass_fds=[theirs.fileno()],
             env=env,
             cwd=self.work,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         theirs.close()
+        self._stdin = stdin
         ours.settimeout(20)
         _, fds, _, _ = socket.recv_fds(ours, 1, 2)
         if len(fds) != 2:
@@ -281,7 +294,7 @@ class Namespace:
         assert self._proc is not None and self._channel is not None, "start() first"
         self._channel.sendall(b"g")
         try:
-            stdout, stderr = self._proc.communicate(timeout=RUN_TIMEOUT)
+            stdout, stderr = self._proc.communicate(self._stdin, timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             stdout, stderr = self._proc.communicate(timeout=10)
@@ -309,8 +322,8 @@ class Namespace:
             self._dns_thread.join(2)
 
 
-def argv(binary: Path, prompt: str, *args: str, model: str | None = "gpt-5.5") -> list[str]:
-    command = [str(binary), "-p", prompt, "--output-format", "stream-json", "--verbose"]
+def argv(binary: Path, prompt: str | None, *args: str, model: str | None = "gpt-5.5") -> list[str]:
+    command = [str(binary), "-p", *([] if prompt is None else [prompt]), "--output-format", "stream-json", "--verbose"]
     if model is not None:
         command += ["--model", model]
     return [*command, *args]
@@ -318,11 +331,17 @@ def argv(binary: Path, prompt: str, *args: str, model: str | None = "gpt-5.5") -
 
 @contextlib.contextmanager
 def official(
-    tmp: Path, prompt: str, *args: str, model: str | None = "gpt-5.5", env: dict[str, str] | None = None, **fake: Any
+    tmp: Path,
+    prompt: str | None,
+    *args: str,
+    model: str | None = "gpt-5.5",
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    **fake: Any,
 ) -> Iterator[tuple[Namespace, FakeCodeBuddy]]:
-    """A namespace with the fake serving and the client ready to start on ``prompt``: set the fake's knobs, then
-    call ``ns.go()``."""
+    """A namespace with the fake serving and the client ready to start on ``prompt`` (None: the prompt comes on
+    ``stdin``, e.g. with ``--input-format stream-json``): set the fake's knobs, then call ``ns.go()``."""
     binary = require()
     with Namespace(tmp, binary, **fake) as ns:
-        ns.start(argv(binary, prompt, *args, model=model), ns.client_env(**(env or {})))
+        ns.start(argv(binary, prompt, *args, model=model), ns.client_env(**(env or {})), stdin)
         yield ns, ns.fake
