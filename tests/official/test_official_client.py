@@ -13,6 +13,7 @@ import base64
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,6 +165,14 @@ def test_d_soft_block_shown(tmp_path: Path) -> None:
     assert own.startswith("This topic is currently outside the scope of my capabilities")
 
 
+def test_d_a_business_error_under_200_is_no_answer_to_it(tmp_path: Path) -> None:
+    """The fake's default (a JSON error body under HTTP 200) is not read as an error by the client: it reports no
+    answer at all, so the gateway most likely uses real statuses (the fake keeps 200 as the provider's worst case)."""
+    _, fake, error = refused(tmp_path, "code=6004")
+    assert len(fake.requests) == 1
+    assert error == "No response received from model"
+
+
 def test_d_stream_cut_short_reported_as_an_error(tmp_path: Path) -> None:
     """A stream that ends after 3 events, without a finish_reason or [DONE], is an empty stream to the client:
     retried 3 times, then reported as an error (the partial text is not taken as the answer)."""
@@ -194,3 +203,46 @@ def test_e_image_in_the_prompt(tmp_path: Path) -> None:
     (request,) = fake.requests
     parts = request.body["messages"][-1]["content"]
     assert {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}} in parts
+
+
+# ------------------------------------------------------------------------------------------------ device login
+
+
+def _ack(event: dict[str, Any]) -> dict[str, Any]:
+    """The SDK's answer to the client's control requests (``auth_url_callback``, ``auth_result_callback``)."""
+    answer = {"received": True} if event["request"].get("subtype") == "auth_url_callback" else {"handled": True}
+    return {
+        "type": "control_response",
+        "response": {"subtype": "success", "request_id": event["request_id"], "response": answer},
+    }
+
+
+def test_e_device_login(tmp_path: Path) -> None:
+    """The agent SDK's login (control protocol: ``initialize``, then ``authenticate``) against the fake, without a
+    key: the login state, token polls until approved (two pending), the account, and the token the fake issued."""
+    first = [
+        {"type": "control_request", "request_id": "auth_init", "request": {"subtype": "initialize"}},
+        {
+            "type": "control_request",
+            "request_id": "auth_start",
+            "request": {"subtype": "authenticate", "methodId": "external"},
+        },
+    ]
+    with official(tmp_path, None, model=None, stdin="", sdk=True, env={"CODEBUDDY_API_KEY": ""}) as (ns, fake):
+        fake.login_pending_polls = 2
+        done = ns.converse(first, _ack, until="auth_result_callback")
+    done.assert_only_the_fake()
+    requests = [event["request"] for event in done.of_type("control_request")]
+    url, result = (r for r in requests if r["subtype"] in ("auth_url_callback", "auth_result_callback"))
+    state = url["authState"]["state"]
+    assert url["authState"]["authUrl"].startswith(f"https://127.0.0.1/login?state={state}")
+    assert result["success"] is True, result
+    assert result["userinfo"]["token"] == fake.issued[0] and fake.issued[0].startswith("at_")
+    paths = [(r.method, r.path) for r in fake.account_requests if r.path.startswith("/v2/plugin/")]
+    assert paths == [
+        ("POST", "/v2/plugin/auth/state?platform=CLI"),
+        *[("GET", f"/v2/plugin/auth/token?state={state}")] * 3,
+        ("GET", f"/v2/plugin/login/account?state={state}"),
+        ("GET", "/v2/plugin/accounts"),
+    ]
+    assert fake.account_requests[-1].headers["authorization"] == f"Bearer {fake.issued[0]}"

@@ -4,7 +4,8 @@ needed), gives the user the same outcome: the answer, the tool calls, the error 
 
 Where the outcomes differ on purpose, the test says so: the official client shows the soft block's notice as an
 answer (and adds its own), the provider raises ContentPolicyViolationError; a stream cut short is an error to both
-(the client after 3 retries: "No response received from model").
+(the client after 3 retries: "No response received from model"); a business error under HTTP 200 is no answer
+to the client and the error of its code to the provider.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def test_c_tool_turn_with_two_parallel_calls(fake: FakeCodeBuddy) -> None:
     assert [call.function.name for call in calls] == ["Read", "Glob"] and len({call.id for call in calls}) == 2
     assert [json.loads(call.function.arguments) for call in calls] == [{"file_path": "test"}, {"pattern": "test"}]
     results = ["<tool_use_error>File does not exist.</tool_use_error>", "No files found"]
-    follow_up = [
+    follow_up: list[dict[str, Any]] = [
         *asked,
         {"role": "assistant", "content": None, "tool_calls": [call.model_dump() for call in calls]},
         *(
@@ -108,6 +109,8 @@ def test_c_tool_turn_with_two_parallel_calls(fake: FakeCodeBuddy) -> None:
     [
         ("code=6001 status=429 retry_after=2", litellm.RateLimitError, "request failed with code 6001"),
         ("code=6004 status=429", litellm.RateLimitError, "您的使用量已超出频率限制"),
+        # under HTTP 200 the official client sees no answer; the provider still reads the code
+        ("code=6004", litellm.RateLimitError, "您的使用量已超出频率限制"),
         ("code=14018 status=429", litellm.RateLimitError, "insufficient credits: your credits are exhausted"),
         ("code=11115 status=400", litellm.ContextWindowExceededError, "input length too long"),
         ("refuse=channel", litellm.ContentPolicyViolationError, "Illegal API invocation from an unapproved channel"),

@@ -28,7 +28,7 @@ import sys
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -299,6 +299,10 @@ class Namespace:
             self._proc.kill()
             stdout, stderr = self._proc.communicate(timeout=10)
             stderr += f"\n[killed after {RUN_TIMEOUT} s]"
+        return self._run(stdout, stderr)
+
+    def _run(self, stdout: str, stderr: str) -> Run:
+        assert self._proc is not None
         events = []
         for line in stdout.splitlines():
             with contextlib.suppress(ValueError):
@@ -308,10 +312,45 @@ class Namespace:
         unanswered = [f"{r.method} {r.path}" for r in self.fake.state.traffic.unanswered]
         return Run(self._proc.returncode, stdout, stderr, events, list(self.lookups), unanswered)
 
+    def converse(
+        self, first: list[dict[str, Any]], reply: Callable[[dict[str, Any]], dict[str, Any] | None], until: str
+    ) -> Run:
+        """Drive the client's control protocol (``--input-format stream-json``, started with ``stdin=""``): send
+        the ``first`` messages, answer each control request the client sends with ``reply(request)`` (None: no
+        answer), and stop once the client sent a control request of subtype ``until``."""
+        assert self._proc is not None and self._channel is not None and self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        self._channel.sendall(b"g")
+        timer = threading.Timer(RUN_TIMEOUT, self._proc.kill)
+        timer.start()
+        lines: list[str] = []
+        try:
+            for message in first:
+                self._proc.stdin.write(json.dumps(message) + "\n")
+            self._proc.stdin.flush()
+            for line in self._proc.stdout:
+                lines.append(line)
+                with contextlib.suppress(ValueError):
+                    event = json.loads(line)
+                    if isinstance(event, dict) and event.get("type") == "control_request":
+                        answer = reply(event)
+                        if answer is not None:
+                            self._proc.stdin.write(json.dumps(answer) + "\n")
+                            self._proc.stdin.flush()
+                        if event.get("request", {}).get("subtype") == until:
+                            break
+            self._proc.stdin.close()
+            stdout = self._proc.stdout.read()
+            stderr = self._proc.stderr.read() if self._proc.stderr is not None else ""
+            self._proc.wait(30)
+        finally:
+            timer.cancel()
+        return self._run("".join(lines) + stdout, stderr)
+
     def __exit__(self, *exc: object) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
-            self._proc.communicate(timeout=10)
+            self._proc.wait(10)
         if self._channel is not None:
             self._channel.close()
         if hasattr(self, "fake"):
@@ -322,8 +361,14 @@ class Namespace:
             self._dns_thread.join(2)
 
 
-def argv(binary: Path, prompt: str | None, *args: str, model: str | None = "gpt-5.5") -> list[str]:
-    command = [str(binary), "-p", *([] if prompt is None else [prompt]), "--output-format", "stream-json", "--verbose"]
+def argv(binary: Path, prompt: str | None, *args: str, model: str | None = "gpt-5.5", sdk: bool = False) -> list[str]:
+    """``-p [PROMPT] --output-format stream-json --verbose [--model M] ARGS``; ``sdk``: as the agent SDK starts it
+    (no ``-p``, the control protocol on stdin: ``--input-format stream-json``)."""
+    if sdk:
+        command = [str(binary), "--input-format=stream-json", "--output-format=stream-json", "--verbose"]
+    else:
+        command = [str(binary), "-p", *([] if prompt is None else [prompt]), "--output-format", "stream-json"]
+        command.append("--verbose")
     if model is not None:
         command += ["--model", model]
     return [*command, *args]
@@ -337,11 +382,12 @@ def official(
     model: str | None = "gpt-5.5",
     env: dict[str, str] | None = None,
     stdin: str | None = None,
+    sdk: bool = False,
     **fake: Any,
 ) -> Iterator[tuple[Namespace, FakeCodeBuddy]]:
     """A namespace with the fake serving and the client ready to start on ``prompt`` (None: the prompt comes on
     ``stdin``, e.g. with ``--input-format stream-json``): set the fake's knobs, then call ``ns.go()``."""
     binary = require()
     with Namespace(tmp, binary, **fake) as ns:
-        ns.start(argv(binary, prompt, *args, model=model), ns.client_env(**(env or {})), stdin)
+        ns.start(argv(binary, prompt, *args, model=model, sdk=sdk), ns.client_env(**(env or {})), stdin)
         yield ns, ns.fake
