@@ -291,7 +291,7 @@ def exit_codes() -> str:
 def settings() -> str:
     """The per-call settings; every name and default is read from the package."""
     _setup()
-    from litellm_codebuddy.endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV
+    from litellm_codebuddy.endpoint import BASE_ENV, DEFAULT_API_BASE, KEY_ENV, PRIVATE_DATA_ENV
     from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV
     from litellm_codebuddy.provider.call import DEFAULT_TIMEOUT
     from litellm_codebuddy.provider.coalesce import COALESCE_ENV
@@ -320,7 +320,18 @@ def settings() -> str:
             '`ssl_verify=False`, or a CA bundle path (`ssl_verify="/path/ca.pem"`), or `litellm.ssl_verify`',
             "verify",
         ),
-        ("headers", "`extra_headers=`: sent on top of the provider's, and override them", ""),
+        (
+            "headers",
+            "`extra_headers=`: sent on top of the provider's, never replacing them "
+            "([headers](sdk.md#headers-and-privacy))",
+            "",
+        ),
+        (
+            "privacy",
+            f"`private_data=True` per call or deployment, or `{PRIVATE_DATA_ENV}=true`: `X-Private-Data: true`, "
+            "opting out of the use of the requests to improve models ([headers](sdk.md#headers-and-privacy))",
+            "`X-Private-Data: false`",
+        ),
         (
             "stream coalescing",
             f"`coalesce_ms=` (milliseconds, `auto` or `auto:<ms>`) per call or deployment, else `{COALESCE_ENV}` "
@@ -353,7 +364,7 @@ def environment() -> str:
     """The environment variables the package reads; names and defaults from the package."""
     _setup()
     from litellm_codebuddy.account.startup import BUDGET_ENV, DEFAULT_BUDGET
-    from litellm_codebuddy.endpoint import BASE_ENV, CREDIT_COST_ENV, DEFAULT_API_BASE, KEY_ENV
+    from litellm_codebuddy.endpoint import BASE_ENV, CREDIT_COST_ENV, DEFAULT_API_BASE, KEY_ENV, PRIVATE_DATA_ENV
     from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV
     from litellm_codebuddy.provider.coalesce import COALESCE_ENV
 
@@ -376,6 +387,12 @@ def environment() -> str:
             "`0` (or `false`, `off`): no prompt-cache key is derived for the process "
             "([the key](sdk.md#the-prompt-cache-key))",
             "unset: derived",
+        ),
+        (
+            PRIVATE_DATA_ENV,
+            "`true` (or `1`, `yes`, `on`): every request opts out of the use of its data to improve models "
+            "(`X-Private-Data: true`); no call or deployment can undo it ([headers](sdk.md#headers-and-privacy))",
+            "unset: `X-Private-Data: false`",
         ),
         (
             BUDGET_ENV,

@@ -13,14 +13,15 @@ is, like the seed capture, ``{"id":...,"choices":[{"delta":{"content":""},"finis
   directive tokens removed, stripped; plus ``" [images: N]"`` when that message has N image parts.  It is sent as
   one word per event, spaces kept, so the concatenation is exactly the answer.
 * Last message is a tool message: ``"Tool results: " + "; ".join(contents of the trailing tool messages)``.
-* Tool calls: with ``tools``, ``tool_choice`` not "none" and the last message a user message, the first tool is
+* Tool calls: with ``tools`` and the last message a user message, the first tool is
   called with arguments built from its schema's required properties (first ``enum`` value if any, else string
   "test", integer/number 1, boolean true, array [], object {}), finish_reason "tool_calls".  Each call is three
   deltas: id+name with empty arguments; the id repeated with ``"name":""`` and the first half of the arguments; no
   id, the rest of the arguments.  With ``parallel`` (or "PARALLEL" in the user text), more than one tool and
   ``parallel_tool_calls`` not false, every tool is called, one after the other, each at its own ``index`` (0, 1,
   ...: the official client merges calls that share an index), with ids ``tooluse_<rid>_<n>``; ``parallel=zero``
-  sends them ALL with ``"index":0``, told apart only by their ids (peer reports).
+  sends them ALL with ``"index":0``, told apart only by their ids (peer reports).  ``tool_choice: "none"`` is
+  ignored while tools are sent, as the field reports say of the gateway.
 * Reasoning: when ``reasoning_effort`` is given the model reasons "Thinking about: T" before the answer; the
   reasoning is shown, as ``delta.reasoning_content`` events (one word per event), only when the request also
   carries ``reasoning_summary`` (field reports: reasoning shown only with both).  Without a summary its tokens
@@ -227,7 +228,7 @@ def events(ans: Answer, text: str, images: int) -> Iterator[str]:
         return
     msgs: list[dict[str, Any]] = body["messages"]
     tools = body.get("tools")
-    if isinstance(tools, list) and tools and body.get("tool_choice") != "none" and msgs[-1].get("role") == "user":
+    if isinstance(tools, list) and tools and msgs[-1].get("role") == "user":  # "none" is ignored, as by the gateway
         yield from _tool_calls(ans, tools)
         return
     yield from _limited(ans, iter(words(_text_answer(msgs, text, images))))

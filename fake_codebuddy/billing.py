@@ -2,12 +2,15 @@
 
 * **The cache is keyed.** A prompt's prefix is cached only under the request's ``prompt_cache_key`` (and model):
   a request without a key reads and writes nothing.  A prompt is a chain of blocks, the tools first, then each
-  message (its role, text, images, tool calls and tool result id: cache marks and other decorations do not count);
-  a request reads the longest chain of blocks that an earlier request with the same key and model sent, and writes
-  the rest.  Per key the cache keeps the last :data:`PREFIXES_PER_KEY` block chains, over at most
-  :data:`KEYS` keys (least recently used dropped), like a real cache with a bounded memory.
+  message (its role, text, images, tool calls and tool result id: cache marks, reasoning and other decorations do
+  not count); a request reads the longest chain of blocks that an earlier request with the same key and model
+  sent, and writes the rest.  A hit is reported, as the field reports show it, in whole cache blocks of
+  :data:`BLOCK` tokens and never as the whole prompt: the cached prefix's tokens rounded down to a block, below the
+  prompt's own count (an 8,000-token prompt that repeats a 7,900-token prefix reads 7,808).  Per key the cache
+  keeps the last :data:`PREFIXES_PER_KEY` block chains, over at most :data:`KEYS` keys (least recently used
+  dropped), like a real cache with a bounded memory.
 * **Tokens.** The prompt's tokens are the fake's own count (``tokens.prompt_tokens``: messages only); the hit
-  tokens are the tokens of the messages read from the cache, the written ones those of the messages it stored.
+  tokens are the tokens of the messages read from the cache (in whole blocks), the written ones the rest.
 * **Credits.** An uncached prompt token costs :data:`INPUT`, a cached one :data:`CACHED` (1/28 of it), a
   completion token :data:`OUTPUT` (4 times an input token).  The rates are set so that the one public measurement
   comes out: an 8,000-token prefix and a short answer bill about 0.34 credits without a key, and about 0.02 with
@@ -27,7 +30,7 @@ from typing import Any
 from .messages import images_in, text_of
 from .tokens import PER_REPLY, message_tokens, tools_tokens
 
-__all__ = ["CACHED", "INPUT", "KEYS", "OUTPUT", "PREFIXES_PER_KEY", "CacheUse", "PromptCache", "credits"]
+__all__ = ["BLOCK", "CACHED", "INPUT", "KEYS", "OUTPUT", "PREFIXES_PER_KEY", "CacheUse", "PromptCache", "credits"]
 
 #: credits per uncached prompt token
 INPUT = 4.2e-5
@@ -38,6 +41,8 @@ OUTPUT = 4 * INPUT
 #: block chains kept per key, and keys kept
 PREFIXES_PER_KEY = 256
 KEYS = 4096
+#: the cache's block, in prompt tokens: a hit is a whole number of blocks
+BLOCK = 128
 
 
 def credits(prompt: int, hit: int, completion: int) -> float:
@@ -102,6 +107,7 @@ class PromptCache:
             while len(stored) > PREFIXES_PER_KEY:
                 stored.popitem(last=False)
         total = chain[-1][1] if chain else 0
+        hit = max(0, min(hit, total - 1)) // BLOCK * BLOCK  # whole blocks, never the whole prompt
         return CacheUse(hit=hit, written=total - hit)
 
     def clear(self) -> None:

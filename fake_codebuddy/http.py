@@ -1,9 +1,10 @@
 """The fake's HTTP/1.1: request parser, response writer, chunked bodies, keep-alive.
 
 Only what the fake needs, on asyncio streams. :func:`read_request` reads one request (``Content-Length`` or
-chunked body, ``Expect: 100-continue``, leading blank lines tolerated) and answers malformed ones itself (400, 413
-or 431, then the connection closes). A request keeps the connection alive when it is HTTP/1.1 without
-``Connection: close``; every response says ``Connection: keep-alive`` or ``close`` accordingly. Fixed-length
+chunked body, ``Content-Encoding: gzip`` as the official client sends it, ``Expect: 100-continue``, leading blank
+lines tolerated) and answers malformed ones itself (400, 413, 415 or 431, then the connection closes). A request
+keeps the connection alive when it is HTTP/1.1 without ``Connection: close``; every response says
+``Connection: keep-alive`` or ``close`` accordingly. Fixed-length
 answers go through :func:`send`/:func:`send_json`; streams through :class:`ChunkedBody`
 (``Transfer-Encoding: chunked``, so the connection can be reused after the stream).
 
@@ -117,19 +118,29 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes | int:
         chunks.append((await reader.readexactly(size + 2))[:-2])
 
 
+def _decoded(body: bytes, encoding: str) -> bytes | int:
+    """The body without its ``Content-Encoding`` (``gzip``, ``identity`` or none), or the HTTP status to refuse it
+    with: 415 for another encoding, 400 for a broken gzip stream, 413 past :data:`MAX_BODY` once inflated."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        return 415
+    inflate = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+    try:
+        out = inflate.decompress(body, MAX_BODY + 1)
+    except zlib.error:
+        return 400
+    if len(out) > MAX_BODY or inflate.unconsumed_tail:
+        return 413
+    if not inflate.eof:
+        return 400
+    return out
+
+
 async def _refuse(writer: asyncio.StreamWriter, status: int, msg: str) -> None:
     body = json.dumps({"code": status, "msg": msg}, separators=(",", ":")).encode()
     await send(writer, status, body, keep_alive=False)
-
-
-def _gunzip(body: bytes) -> bytes | None:
-    """The gzip body decoded (at most ``MAX_BODY`` bytes), or None when it is not valid gzip or too large."""
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        decoded = inflater.decompress(body, MAX_BODY + 1)
-    except zlib.error:
-        return None
-    return decoded if len(decoded) <= MAX_BODY and inflater.eof else None
 
 
 async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request | None:
@@ -175,13 +186,12 @@ async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             await _refuse(writer, 413, "bad or too large body")
             return None
         body = await reader.readexactly(length) if length else b""
-    if headers.get("content-encoding", "").lower() == "gzip":
-        # the official client gzips its chat bodies (Content-Encoding: gzip); the fake reads the decoded body
-        decoded = _gunzip(body)
-        if decoded is None:
-            await _refuse(writer, 400, "bad gzip body")
-            return None
-        body = decoded
+    decoded = _decoded(body, headers.get("content-encoding", ""))
+    if isinstance(decoded, int):
+        why = {400: "bad gzip body", 413: "body too large", 415: "unsupported content encoding"}[decoded]
+        await _refuse(writer, decoded, why)
+        return None
+    body = decoded
     path = target.split("?", 1)[0]
     return Request(method.upper(), target, path, headers, body, keep_alive)
 

@@ -13,7 +13,9 @@ In-process use (sync and async tests alike)::
         fake.ca_file                         # the CA file clients trust (ssl_verify=fake.ca_file)
 
 Routes: ``POST /v2/chat/completions`` (``gateway``); the login, discovery and credits paths (``account``);
-``GET /health`` -> ``{"ok": true}`` (no auth, no faults); anything else -> 404 JSON.  Each route gets the fake's
+``GET /health`` -> ``{"ok": true}`` (no auth, no faults); the official client's telemetry, ``POST /v1/traces`` and
+``POST /v2/report`` -> 200 ``{}``, read and ignored (counted in ``state.traffic.telemetry``); anything else -> 404
+JSON.  Each route gets the fake's
 one :class:`~.state.FakeState` (``fake.state``); the attributes below read and write its fields.
 
 Counters (``state.traffic``): ``requests`` (records of chat requests, at most ``max_requests``, oldest dropped),
@@ -56,6 +58,8 @@ from .tls import make_certificates, server_context
 logger = logging.getLogger(__name__)
 
 CHAT_PATH = "/v2/chat/completions"
+#: where the official client sends its telemetry: answered and ignored
+TELEMETRY_PATHS = frozenset({"/v1/traces", "/v2/report"})
 T = TypeVar("T")
 
 
@@ -101,6 +105,7 @@ class FakeCodeBuddy:
     disconnects: StateField[int] = StateField("traffic")
     open_connections: StateField[int] = StateField("traffic")
     connections_total: StateField[int] = StateField("traffic")
+    telemetry: StateField[int] = StateField("traffic")
     max_requests: StateField[int] = StateField("traffic")
     # login, discovery and credits (see ``account``)
     login_pending_polls: StateField[int] = StateField("account")
@@ -328,7 +333,10 @@ class FakeCodeBuddy:
             return await gateway.chat(self.state, req, reader, writer)
         if req.path in account.PATHS:
             return await account.handle(self.state, req, writer)
-        if req.path in ("/health", CHAT_PATH):
+        if req.path in TELEMETRY_PATHS and req.method == "POST":
+            self.state.traffic.telemetry_received()
+            return await send(writer, 200, b"{}", keep_alive=keep)
+        if req.path in ("/health", CHAT_PATH, *TELEMETRY_PATHS):
             return await send_json(writer, 405, {"code": 405, "msg": "method not allowed"}, keep_alive=keep)
         self.state.traffic.record_unanswered(req)
         return await send_json(writer, 404, {"code": 404, "msg": f"not found: {req.path}"}, keep_alive=keep)

@@ -64,6 +64,8 @@ class Traffic:
     account_requests: list[RequestRecord] = field(default_factory=list)
     unanswered: list[RequestRecord] = field(default_factory=list)
     disconnects: int = 0
+    telemetry: int = 0
+    """telemetry posts received (``POST /v1/traces``, ``POST /v2/report``), answered and ignored"""
     open_connections: int = 0
     connections_total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -76,6 +78,10 @@ class Traffic:
             self.requests.append(RequestRecord(req.method, req.path, dict(req.headers), body, req.body))
             if len(self.requests) > self.max_requests:
                 del self.requests[: max(1, self.max_requests // 10)]
+
+    def telemetry_received(self) -> None:
+        with self._lock:
+            self.telemetry += 1
 
     def record_account(self, req: Request) -> None:
         with self._lock:

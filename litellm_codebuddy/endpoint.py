@@ -2,7 +2,8 @@
 
 The API base and its URL rules, the environment variable names, the key's well-formedness rule, the header pair
 that carries the key (``Authorization: Bearer`` and ``X-API-Key``, as the official CLI sends it), the honest
-``User-Agent``, and the redaction of secrets from text and headers. Pure: nothing here does I/O.
+``User-Agent``, the names of the provider's own headers, the one reading of a true/false setting, and the redaction
+of secrets from text and headers. Pure: nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ __all__ = [
     "DEFAULT_API_BASE",
     "KEYS_URL",
     "KEY_ENV",
+    "OWN_HEADERS",
+    "PRIVATE_DATA_ENV",
     "PROVIDER",
     "SECRET_HEADERS",
     "USER_AGENT",
@@ -28,6 +31,7 @@ __all__ = [
     "key_is_well_formed",
     "redact",
     "redact_headers",
+    "switch",
 ]
 
 PROVIDER = "codebuddy"
@@ -35,12 +39,34 @@ DEFAULT_API_BASE = "https://www.codebuddy.ai/v2"
 KEY_ENV = "CODEBUDDY_API_KEY"
 BASE_ENV = "CODEBUDDY_API_BASE"
 CREDIT_COST_ENV = "CODEBUDDY_CREDIT_COST"
+#: ``true`` opts out of the use of this process's requests to improve models (``X-Private-Data: true``)
+PRIVATE_DATA_ENV = "CODEBUDDY_PRIVATE_DATA"
 KEYS_URL = "https://www.codebuddy.ai/console/api-keys"
 USER_AGENT = f"litellm-codebuddy/{__version__}"
 
 _CHAT_PATH = "/chat/completions"
 #: the headers that carry a key or token (lower case)
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-refresh-token"})
+#: the headers the provider sets itself on a model request, which a caller's ``extra_headers`` cannot replace
+#: (lower case): the key, the User-Agent, the privacy and correlation headers, and how the body is framed
+OWN_HEADERS = frozenset(
+    {
+        "authorization",
+        "x-api-key",
+        "user-agent",
+        "x-private-data",
+        "x-conversation-id",
+        "x-request-id",
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "accept",
+        "host",
+    }
+)
+_ON = frozenset({"1", "true", "yes", "on"})
+_OFF = frozenset({"0", "false", "no", "off"})
 
 
 class BadBaseURL(ValueError):
@@ -75,6 +101,17 @@ def credit_cost() -> float | None:
     if not value >= 0 or value == float("inf"):
         raise ValueError(f"{CREDIT_COST_ENV} must be a number >= 0, got {raw[:40]!r}")
     return value
+
+
+def switch(value: object) -> bool | None:
+    """A true/false setting: True or False for a bool or a word (``1``/``true``/``yes``/``on``,
+    ``0``/``false``/``no``/``off``, any case), None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return True if word in _ON else False if word in _OFF else None
+    return None
 
 
 def key_is_well_formed(key: str) -> bool:

@@ -12,6 +12,10 @@ pays for its whole history on every turn. So when a request has no key, one is d
   keys (it is an HMAC keyed by the API key, so nobody can tell from it which key sent it);
 - no prompt text and no part of the key: ``cb-`` and 32 hex digits of the HMAC-SHA256.
 
+The same derivation names the conversation to the gateway: :func:`conversation_id` turns the request's cache key
+(the caller's, else the derived one) into the ``X-Conversation-ID`` the official client sends, a UUID stable for
+the conversation (docs/gateway.md#correlation-headers).
+
 Turn it off with ``auto_prompt_cache_key=False`` per call or in a deployment's ``litellm_params``, or with
 ``CODEBUDDY_AUTO_PROMPT_CACHE_KEY=0`` for the process (a per-call or deployment value wins).
 """
@@ -23,27 +27,18 @@ import hmac
 import json
 import logging
 import os
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["AUTO_CACHE_KEY_ENV", "auto_cache_key", "derive_cache_key"]
+from ..endpoint import switch as _switch
+
+__all__ = ["AUTO_CACHE_KEY_ENV", "auto_cache_key", "conversation_id", "derive_cache_key"]
 
 logger = logging.getLogger(__name__)
 
 AUTO_CACHE_KEY_ENV = "CODEBUDDY_AUTO_PROMPT_CACHE_KEY"
 _PREFIX = "cb-"
-_ON = frozenset({"1", "true", "yes", "on"})
-_OFF = frozenset({"0", "false", "no", "off"})
-
-
-def _switch(value: Any) -> bool | None:
-    """True/False for a usable switch value (a bool, or a string such as "off"), None for anything else."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        word = value.strip().lower()
-        return True if word in _ON else False if word in _OFF else None
-    return None
 
 
 def auto_cache_key(call_value: Any = None, deployment_value: Any = None) -> bool:
@@ -87,7 +82,7 @@ def derive_cache_key(api_key: str, body: Mapping[str, Any], tools_json: bytes | 
     messages = body.get("messages") or []
     opening = [_stable(m) for m in messages[:2] if isinstance(m, Mapping)]
     head = json.dumps([body.get("model"), opening], sort_keys=True, ensure_ascii=False, default=str)
-    mac = hmac.new(api_key.encode(), head.encode(), hashlib.sha256)
+    mac = hmac.new(api_key.encode(), head.encode("utf-8", "surrogatepass"), hashlib.sha256)
     tools = body.get("tools")
     if tools:
         if tools_json is None:
@@ -95,3 +90,14 @@ def derive_cache_key(api_key: str, body: Mapping[str, Any], tools_json: bytes | 
         mac.update(b"\n")
         mac.update(tools_json)
     return _PREFIX + mac.hexdigest()[:32]
+
+
+def conversation_id(api_key: str, cache_key: str) -> str:
+    """The ``X-Conversation-ID`` of the conversation whose prompt-cache key is ``cache_key`` (the caller's, or the
+    derived one), sent with ``api_key``: UUID-shaped (the version-4 layout), from an HMAC keyed by the API key, so
+    the same for every turn of one conversation and different across conversations and keys, and it shows neither
+    the key nor the cache key."""
+    mac = hmac.new(
+        api_key.encode(), b"x-conversation-id\n" + cache_key.encode("utf-8", "surrogatepass"), hashlib.sha256
+    )
+    return str(uuid.UUID(bytes=mac.digest()[:16], version=4))

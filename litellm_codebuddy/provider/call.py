@@ -8,6 +8,8 @@ The key is not resolved here (that may read the stored login: the handler does i
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,11 +18,14 @@ from typing import Any
 import httpx
 import litellm
 
+from ..endpoint import PRIVATE_DATA_ENV, switch
 from .cache_key import auto_cache_key
 from .params import DEFAULT_POLICY, Policy, smaller_limit
 from .window import Window, coalesce_window
 
-__all__ = ["Call"]
+__all__ = ["Call", "private_data"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -42,7 +47,8 @@ class Call:
     coalesce: Window = field(default_factory=Window)
     """the coalescing window (:mod:`.window`; none unless asked for)"""
     policy: Policy = DEFAULT_POLICY
-    """the caller's switches for what is sent: the derived cache key, ``drop_params``, JSON-schema validation"""
+    """the caller's switches for what is sent: the derived cache key, ``drop_params``, JSON-schema validation, the
+    privacy opt-out"""
     routed: bool = False
     """called by a LiteLLM Router (the proxy, or a Router in the SDK): its metadata names a model group"""
     client: Any = field(default=None, repr=False, compare=False)
@@ -105,7 +111,24 @@ def _policy(params: Mapping[str, Any], deployment: Mapping[str, Any], *, stream:
         auto_cache_key=auto_cache_key(params.get("auto_prompt_cache_key"), deployment.get("auto_prompt_cache_key")),
         drop_params=drop is True or str(drop).lower() == "true" or litellm.drop_params is True,
         validates_json=validation is True and not stream,  # LiteLLM checks whole answers only
+        private_data=private_data(params.get("private_data"), deployment.get("private_data")),
     )
+
+
+def private_data(call_value: Any = None, deployment_value: Any = None) -> bool:
+    """Whether to opt out of the use of the requests to improve models (``X-Private-Data: true``): ``private_data``
+    of the call or of the deployment, or ``CODEBUDDY_PRIVATE_DATA``. An opt-out anywhere wins, so a caller cannot
+    opt a deployment or a process back in. A value that is not true or false is ignored, with a warning."""
+    raw = os.environ.get(PRIVATE_DATA_ENV, "")
+    for value, where in ((call_value, "private_data"), (deployment_value, "private_data"), (raw, PRIVATE_DATA_ENV)):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        on = switch(value)
+        if on is None:
+            logger.warning("CodeBuddy: %s=%r is not true or false; ignored", where, str(value)[:20])
+        elif on:
+            return True
+    return False
 
 
 def _timeout(timeout: Any) -> httpx.Timeout:

@@ -6,7 +6,8 @@ The gateway reads several OpenAI parameters its own way (field reports in ``code
   ``max_tokens`` below 16 is rejected (11133). So one ``max_tokens`` is sent: the smallest of ``max_tokens``,
   ``max_completion_tokens`` and ``max_output_tokens`` given, raised to :data:`MIN_MAX_TOKENS` when below it (so
   LiteLLM's health check and quota probes work). With no limit the gateway stops at
-  :data:`GATEWAY_DEFAULT_MAX_TOKENS` with ``finish_reason`` "length"; reasoning counts against the limit.
+  :data:`GATEWAY_DEFAULT_MAX_TOKENS` with ``finish_reason`` "length", reasoning included; so, as the official
+  client does, a call without a limit is sent the model's longest answer (:func:`default_max_tokens`).
 - **Reasoning.** The gateway shows reasoning when a request carries both ``reasoning_effort`` and
   ``reasoning_summary``, and forcing either onto a plain request trips its content filter: so
   ``reasoning_summary`` (``"auto"`` unless the caller chose ``concise`` or ``detailed``) goes with every effort
@@ -29,7 +30,7 @@ from typing import Any
 
 import litellm
 
-from ..catalog import GATEWAY_EFFORTS
+from ..catalog import GATEWAY_EFFORTS, MAX_OUTPUT_TOKENS
 from ..endpoint import PROVIDER
 from .thinking import effort_from_thinking
 
@@ -38,7 +39,9 @@ __all__ = [
     "EFFORT_LADDER",
     "GATEWAY_DEFAULT_MAX_TOKENS",
     "MIN_MAX_TOKENS",
+    "UNKNOWN_MODEL_MAX_TOKENS",
     "Policy",
+    "default_max_tokens",
     "gateway_params",
     "nearest_effort",
     "reasoning_fields",
@@ -53,6 +56,8 @@ logger = logging.getLogger(__name__)
 MIN_MAX_TOKENS = 16
 #: where the gateway stops an answer when no limit is sent (``finish_reason`` "length")
 GATEWAY_DEFAULT_MAX_TOKENS = 32_000
+#: the ``max_tokens`` the official client sends for a model it has no figure for
+UNKNOWN_MODEL_MAX_TOKENS = 32_000
 #: the names a token limit comes under (LiteLLM already turns ``max_completion_tokens`` into ``max_tokens``)
 LIMIT_NAMES = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 #: every effort word a caller may use, weakest first (``minimal`` is OpenAI's; the gateway's start at ``low``)
@@ -73,6 +78,9 @@ class Policy:
     """LiteLLM's ``drop_params``: parameters the gateway cannot honour are left out instead of refused"""
     validates_json: bool = False
     """LiteLLM checks the answer against a ``json_schema`` (``enable_json_schema_validation``, not streamed)"""
+    private_data: bool = False
+    """opt out of the use of the requests to improve models: ``X-Private-Data: true``
+    (docs/gateway.md#privacy-header)"""
 
 
 #: the switches when the caller sets none
@@ -101,6 +109,18 @@ def smaller_limit(optional_params: Mapping[str, Any], asked: Mapping[str, Any] |
     if len(numbers) < 2:
         return optional_params
     return {**optional_params, "max_tokens": min(numbers)}
+
+
+def default_max_tokens(model: str) -> int:
+    """The ``max_tokens`` sent when the caller gives none: the model's longest answer, as the official client sends
+    it (docs/gateway.md#max-tokens-default). From LiteLLM's model map entry ``codebuddy/<model>`` (the catalog,
+    discovered models and a proxy deployment's ``model_info`` are registered there), else the catalog, else
+    :data:`UNKNOWN_MODEL_MAX_TOKENS`; never below :data:`MIN_MAX_TOKENS`. Reads memory only."""
+    entry = litellm.model_cost.get(f"{PROVIDER}/{model}")
+    figure = entry.get("max_output_tokens") if isinstance(entry, Mapping) else None
+    if isinstance(figure, bool) or not isinstance(figure, int) or figure < 1:
+        figure = MAX_OUTPUT_TOKENS.get(model, UNKNOWN_MODEL_MAX_TOKENS)
+    return max(figure, MIN_MAX_TOKENS)
 
 
 def token_limit(params: dict[str, Any], model: str = "") -> int | None:
@@ -242,6 +262,5 @@ def gateway_params(
     refuse_unsupported(params, model, policy)
     fields = reasoning_fields(params, model, supported)
     limit = token_limit(params, model)
-    if limit is not None:
-        fields["max_tokens"] = limit
+    fields["max_tokens"] = limit if limit is not None else default_max_tokens(model)
     return fields

@@ -9,6 +9,8 @@ exception before anything is sent.
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +18,8 @@ from typing import Any
 import litellm
 
 from ..catalog import supported_efforts
-from ..endpoint import PROVIDER, BadBaseURL, auth_headers, chat_url
-from .cache_key import derive_cache_key
+from ..endpoint import OWN_HEADERS, PROVIDER, BadBaseURL, auth_headers, chat_url
+from .cache_key import conversation_id, derive_cache_key
 from .params import DEFAULT_POLICY, Policy, gateway_params
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "resolve_url",
     "validate_messages",
 ]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
@@ -62,6 +66,7 @@ _NOT_SENT = frozenset(
         "litellm_metadata",
         "coalesce_ms",
         "auto_prompt_cache_key",
+        "private_data",
     }
 )
 
@@ -126,14 +131,32 @@ def resolve_url(api_base: str | None, model: str = "") -> str:
         raise bad_request(str(exc), model) from None
 
 
-def build_headers(api_key: str, extra_headers: Mapping[str, Any] | None = None) -> dict[str, str]:
+def build_headers(
+    api_key: str,
+    extra_headers: Mapping[str, Any] | None = None,
+    *,
+    private_data: bool = False,
+    conversation: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, str]:
+    """The headers of a model request: the key twice and our User-Agent (docs/gateway.md#both-auth-headers,
+    docs/gateway.md#honest-user-agent), ``X-Private-Data`` (docs/gateway.md#privacy-header), ``X-Conversation-ID``
+    and ``X-Request-ID`` when given (docs/gateway.md#correlation-headers), then the caller's ``extra_headers``.
+
+    A caller's header named in :data:`~litellm_codebuddy.endpoint.OWN_HEADERS` (whatever its case) is not sent,
+    with a debug log naming it: the provider's own headers are never replaced (docs/gateway.md#own-headers)."""
     headers = {**auth_headers(api_key), "Content-Type": "application/json", "Accept": "text/event-stream"}
+    headers["X-Private-Data"] = "true" if private_data else "false"
+    if conversation is not None:
+        headers["X-Conversation-ID"] = conversation
+    if request_id is not None:
+        headers["X-Request-ID"] = request_id
     for name, value in (extra_headers or {}).items():
         if value is None:
             continue
-        # the caller's header wins, whatever its case
-        for existing in [k for k in headers if k.lower() == str(name).lower()]:
-            del headers[existing]
+        if str(name).lower() in OWN_HEADERS:
+            logger.debug("CodeBuddy: the caller's %s header is not sent: the provider sets its own", str(name)[:40])
+            continue
         headers[str(name)] = str(value)
     return headers
 
@@ -235,8 +258,10 @@ def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[
       line, in order, never rewritten); "You are a helpful assistant." when there is none
       (docs/gateway.md#system-message-first, docs/gateway.md#developer-role, docs/gateway.md#unapproved-channel);
     - empty user, system and assistant-without-tool-calls messages are dropped (docs/gateway.md#empty-content);
-    - consecutive assistant messages are merged (docs/gateway.md#consecutive-assistants); ``reasoning_content`` is
-      not sent back (docs/gateway.md#no-reasoning-in-history);
+    - consecutive assistant messages are merged (docs/gateway.md#consecutive-assistants);
+    - an assistant message with tool calls carries its reasoning back as a ``reasoning`` string (from
+      ``reasoning_content``, ``reasoning`` or Anthropic ``thinking_blocks``), as the official client sends it; an
+      assistant message without tool calls carries none (docs/gateway.md#reasoning-in-history);
     - tool messages and assistant ``tool_calls`` are kept as they are; image parts take the exact shape
       (docs/gateway.md#image-parts);
     - the order of everything else is kept, so the gateway's prefix cache keeps hitting
@@ -258,9 +283,7 @@ def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[
             has_calls = bool(original.get("tool_calls")) or bool(original.get("function_call"))
             if _is_empty(content) and not has_calls:
                 continue
-            msg = original
-            if "reasoning_content" in original or "thinking_blocks" in original:
-                msg = {k: v for k, v in original.items() if k not in ("reasoning_content", "thinking_blocks")}
+            msg = _with_reasoning(original, has_calls)
             if out and out[-1].get("role") == "assistant":
                 out[-1] = _merge_assistant(out[-1], msg)
                 continue
@@ -274,6 +297,38 @@ def normalise_messages(messages: list[dict[str, Any]], model: str = "") -> list[
     return [{"role": "system", "content": system}, *out]
 
 
+_REASONING_KEYS = ("reasoning_content", "thinking_blocks", "reasoning")
+
+
+def _reasoning_text(message: Mapping[str, Any]) -> str:
+    """An assistant message's reasoning as one string: ``reasoning_content`` (LiteLLM's), else a ``reasoning``
+    string, else the text of Anthropic ``thinking_blocks`` (redacted blocks carry none); "" when there is none."""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    blocks = message.get("thinking_blocks")
+    if isinstance(blocks, list):
+        texts = [b["thinking"] for b in blocks if isinstance(b, dict) and isinstance(b.get("thinking"), str)]
+        return "\n".join(t for t in texts if t)
+    return ""
+
+
+def _with_reasoning(message: dict[str, Any], has_calls: bool) -> dict[str, Any]:
+    """The assistant ``message`` with its reasoning as a ``reasoning`` string when it has tool calls, and with no
+    reasoning otherwise (docs/gateway.md#reasoning-in-history); the caller's own object when that is what it is."""
+    present = [k for k in _REASONING_KEYS if k in message]
+    if not present:
+        return message
+    text = _reasoning_text(message) if has_calls else ""
+    if present == ["reasoning"] and message["reasoning"] == text:
+        return message
+    out = {k: v for k, v in message.items() if k not in _REASONING_KEYS}
+    if text:
+        out["reasoning"] = text
+    return out
+
+
 def _merge_assistant(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
     merged = dict(first)
     texts = [t for t in (_text_of(first.get("content")), _text_of(second.get("content"))) if t]
@@ -281,6 +336,9 @@ def _merge_assistant(first: dict[str, Any], second: dict[str, Any]) -> dict[str,
     calls = list(first.get("tool_calls") or []) + list(second.get("tool_calls") or [])
     if calls:
         merged["tool_calls"] = calls
+    thoughts = [t for t in (first.get("reasoning"), second.get("reasoning")) if t]
+    if thoughts:
+        merged["reasoning"] = "\n".join(thoughts)
     return merged
 
 
@@ -391,8 +449,13 @@ def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[d
     """Tools with inlined schemas, and a string ``tool_choice`` (docs/gateway.md#tool-choice-string).
 
     A named choice ``{"type":"function","function":{"name":N}}`` keeps its meaning as ``"required"``
-    with only tool N sent.
+    with only tool N sent. ``"none"`` sends no tools and no choice: the gateway ignores it while tools are sent
+    (docs/gateway.md#tool-choice-none).
     """
+    if tool_choice == "none":
+        if tools is not None:
+            _validate_tools(tools, model)
+        return None, None
     if tools is None:
         if isinstance(tool_choice, dict):
             raise bad_request("tool_choice names a function but no tools were given", model)
@@ -439,7 +502,7 @@ def build_body(
             body[key] = value
     if tools:
         body["tools"] = tools
-    if tool_choice is not None and (tools or tool_choice == "none"):
+    if tool_choice is not None and tools:
         body["tool_choice"] = tool_choice
     body.update(read_own_way)
     body["stream"] = True
@@ -455,19 +518,30 @@ def prepare_request(
     api_base: str | None,
     extra_headers: Mapping[str, Any] | None = None,
     policy: Policy = DEFAULT_POLICY,
+    request_id: str | None = None,
 ) -> PreparedRequest:
-    """Check the input and build the whole request for a resolved key; raises before any network on bad input."""
+    """Check the input and build the whole request for a resolved key; raises before any network on bad input.
+    ``request_id``: the call's ``X-Request-ID`` (a new uuid4 when None)."""
     if not model or not str(model).strip():
         raise bad_request("the model id is empty: use codebuddy/<model id>, e.g. codebuddy/gpt-5.5")
     url = resolve_url(api_base, model)
     validate_messages(messages, model)
-    headers = build_headers(api_key, {**(optional_params.get("extra_headers") or {}), **(extra_headers or {})})
     body = build_body(model, messages, optional_params, policy)
     derive = _given_cache_key(body, policy, model)
     encoded = encode_body(body, model)
-    if derive:  # from the tools as encoded, then appended: body and bytes stay one serialisation
-        key = body["prompt_cache_key"] = derive_cache_key(api_key, body, encoded.tools_json())
-        encoded = encoded.appended("prompt_cache_key", key)
+    key = body.get("prompt_cache_key")
+    if derive or key is None:  # from the tools as encoded: body and bytes stay one serialisation
+        key = derive_cache_key(api_key, body, encoded.tools_json())
+        if derive:
+            body["prompt_cache_key"] = key
+            encoded = encoded.appended("prompt_cache_key", key)
+    headers = build_headers(
+        api_key,
+        {**(optional_params.get("extra_headers") or {}), **(extra_headers or {})},
+        private_data=policy.private_data,
+        conversation=conversation_id(api_key, key),
+        request_id=request_id or str(uuid.uuid4()),
+    )
     return PreparedRequest(url=url, headers=headers, body=body, model=model, api_key=api_key, encoded=encoded)
 
 

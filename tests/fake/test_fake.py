@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import runpy
@@ -193,7 +194,8 @@ def test_single_tool_call(client: httpx.Client) -> None:
     args = "".join(d["function"]["arguments"] for d in deltas)
     assert json.loads(args) == {"city": "test", "days": 1, "unit": "c"}
     assert sum(1 for d in deltas if d["function"].get("arguments")) >= 2
-    assert tool_calls_of(chunks_of(post(client, make_body("no", tools=TOOLS, tool_choice="none")).content)) == []
+    # the gateway ignores tool_choice "none" while tools are sent (field reports): the tool is still called
+    assert tool_calls_of(chunks_of(post(client, make_body("no", tools=TOOLS, tool_choice="none")).content)) != []
 
 
 def test_parallel_tool_calls_each_at_its_own_index(client: httpx.Client) -> None:
@@ -294,6 +296,47 @@ def test_assistant_with_tool_calls_is_not_empty_and_fake_models_pass(client: htt
     r = post(client, body)
     assert r.headers["content-type"] == "text/event-stream"
     assert content_of(chunks_of(r.content)) == "Tool results: done"
+
+
+def test_extra_keys_and_reasoning_on_messages_are_accepted(client: httpx.Client) -> None:
+    """As the official client sends them: non-OpenAI keys on any message, and the reasoning as a ``reasoning``
+    string (without a ``content`` key) on an assistant message with tool calls."""
+    body = make_body("go")
+    call = {"id": "c1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+    body["messages"][0]["x-origin"] = "cli"
+    body["messages"][1].update({"id": "m-1", "timestamp": 1760000000, "metadata": {"turn": 1}})
+    body["messages"] += [
+        {"role": "assistant", "tool_calls": [call], "reasoning": "I need the time.", "providerData": {"a": 1}},
+        {"role": "tool", "tool_call_id": "c1", "content": "noon", "name": "get_time"},
+    ]
+    r = post(client, body)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream"
+    assert content_of(chunks_of(r.content)) == "Tool results: noon"
+
+
+def test_gzip_body_is_read(shared_fake: FakeCodeBuddy) -> None:
+    """The official client gzips its body (``Content-Encoding: gzip``); a broken or unknown encoding is refused."""
+    url = f"{shared_fake.base_url}/chat/completions"
+    raw = json.dumps(make_body("zipped")).encode()
+    headers = {**HEADERS, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    r = httpx.post(url, content=gzip.compress(raw), headers=headers)
+    assert r.status_code == 200 and content_of(chunks_of(r.content)) == "Echo: zipped"
+    assert shared_fake.requests[-1].body["messages"][1]["content"] == "zipped"
+    assert httpx.post(url, content=raw[:40], headers=headers).status_code == 400
+    assert httpx.post(url, content=gzip.compress(raw)[:-9], headers=headers).status_code == 400
+    assert httpx.post(url, content=raw, headers={**headers, "Content-Encoding": "br"}).status_code == 415
+    assert httpx.post(url, content=raw, headers={**headers, "Content-Encoding": "identity"}).status_code == 200
+
+
+def test_telemetry_endpoints_are_answered_and_ignored(fake: FakeCodeBuddy) -> None:
+    """The official client posts telemetry to ``/v1/traces`` and ``/v2/report``: 200, and nothing else happens."""
+    for path in ("/v1/traces", "/v2/report"):
+        r = httpx.post(
+            fake.url + path, content=gzip.compress(b'{"resourceSpans": []}'), headers={"Content-Encoding": "gzip"}
+        )
+        assert r.status_code == 200 and r.json() == {}
+    assert httpx.get(fake.url + "/v1/traces").status_code == 405
+    assert fake.telemetry == 2 and fake.requests == [] and fake.account_requests == []
 
 
 def test_schema_refs_are_http_400(client: httpx.Client) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from fake_codebuddy import FakeCodeBuddy
 from fake_codebuddy.answer import DEFAULT_MAX_TOKENS
-from fake_codebuddy.billing import CACHED, INPUT, credits
+from fake_codebuddy.billing import BLOCK, CACHED, INPUT, credits
 from fake_codebuddy.models import ACCOUNT_MODELS, PICKERS
 from fake_codebuddy.tokens import count_tokens, prompt_tokens
 from litellm_codebuddy.account.discovery import fetch_live_models
@@ -203,11 +203,13 @@ def test_cache_only_with_a_key(client: httpx.Client) -> None:
     assert first["prompt_cache_hit_tokens"] == 0 and first["prompt_tokens_details"]["cache_write_tokens"] > 0
     grown = [*messages, {"role": "assistant", "content": "answer 2"}, {"role": "user", "content": "keyed next"}]
     second = _u(client, {**payload, "messages": grown})
-    # everything but the last user message was sent before under this key (the directive's text is not in it)
+    # everything but the last user message was sent before under this key (the directive's text is not in it),
+    # read in whole blocks
     assert (
         second["prompt_cache_hit_tokens"]
-        == prompt_tokens(messages[:-1])
+        == blocks(prompt_tokens(messages[:-1]))
         == second["prompt_tokens_details"]["cached_tokens"]
+        > 0
     )
     assert second["prompt_cache_miss_tokens"] == second["prompt_tokens"] - second["prompt_cache_hit_tokens"]
     assert second["credit"] < first["credit"]
@@ -216,13 +218,35 @@ def test_cache_only_with_a_key(client: httpx.Client) -> None:
     assert other_key["prompt_cache_hit_tokens"] == other_model["prompt_cache_hit_tokens"] == 0
 
 
+def blocks(tokens: int) -> int:
+    """``tokens`` rounded down to whole cache blocks."""
+    return tokens // BLOCK * BLOCK
+
+
 def test_thin_usage_reports_hits_for_a_keyed_request(client: httpx.Client) -> None:
-    payload = body("thin hits", prompt_cache_key="conv-thin")
+    payload = {**body("thin hits", prompt_cache_key="conv-thin"), "messages": conversation("thin", 0)}
     _, _, _, first = answer(client, payload)
     _, _, _, second = answer(client, payload)
     assert set(first) == {"total_tokens", "credit", "prompt_cache_hit_tokens"} and first["prompt_cache_hit_tokens"] == 0
-    assert second["prompt_cache_hit_tokens"] == prompt_tokens(payload["messages"])
+    assert second["prompt_cache_hit_tokens"] == blocks(prompt_tokens(payload["messages"]) - 1) > 0
     assert set(answer(client, body("thin no key"))[3]) == {"total_tokens", "credit"}
+
+
+def test_a_cache_hit_covers_whole_blocks_of_the_prefix_only(client: httpx.Client) -> None:
+    """As the field reports it (7,808 hit tokens of about 8,000): a hit is the repeated prefix in whole blocks,
+    never the whole prompt, even when the whole prompt is repeated."""
+    system = {"role": "system", "content": "Read the repository before you change it. " * 880}
+    first = [system, {"role": "user", "content": "first question"}]
+    payload = {"model": "gpt-5.5", "stream": True, "messages": first, "prompt_cache_key": "conv-blocks"}
+    assert _u(client, payload)["prompt_cache_hit_tokens"] == 0
+    grown = [*first, {"role": "assistant", "content": "answer"}, {"role": "user", "content": "second question"}]
+    usage = _u(client, {**payload, "messages": grown})
+    prefix, prompt = prompt_tokens(first), usage["prompt_tokens"]
+    assert 7_500 < prompt < 8_500
+    assert usage["prompt_cache_hit_tokens"] == blocks(prefix) and prefix - BLOCK < blocks(prefix) < prompt
+    again = _u(client, {**payload, "messages": grown})
+    assert 0 < prompt - again["prompt_cache_hit_tokens"] <= BLOCK and again["prompt_cache_hit_tokens"] % BLOCK == 0
+    assert again["prompt_cache_miss_tokens"] == prompt - again["prompt_cache_hit_tokens"]
 
 
 def test_the_reported_measurement() -> None:
@@ -269,9 +293,47 @@ def test_the_second_turn_reads_the_cache(mode: str, fake: FakeCodeBuddy) -> None
     first = call(mode, api_base=fake.base_url, api_key=KEY, messages=messages)
     grown = [*messages, {"role": "assistant", "content": first.content}, {"role": "user", "content": "and then?"}]
     second = call(mode, api_base=fake.base_url, api_key=KEY, messages=grown)
-    assert second.usage.prompt_tokens_details.cached_tokens >= prompt_tokens(messages)
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    assert prompt_tokens(messages) - BLOCK < cached <= second.usage.prompt_tokens and cached % BLOCK == 0
     unkeyed = call(mode, api_base=fake.base_url, api_key=KEY, messages=grown, auto_prompt_cache_key=False)
     details = unkeyed.usage.prompt_tokens_details
     assert details is None or not details.cached_tokens
     if mode not in STREAM_MODES:  # a stream carries its credit on the finishing chunk, not in usage
         assert second.usage.credit < unkeyed.usage.credit
+
+
+# ------------------------------------------------------------------------------------------------ history and tools
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_reasoning_goes_back_through_the_provider(mode: str, fake: FakeCodeBuddy) -> None:
+    """The reasoning of an earlier tool-call turn reaches the gateway as ``reasoning`` and the answer goes on."""
+    tool_call = {"id": "call_w", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"x"}'}}
+    messages = [
+        {"role": "user", "content": "weather in x?"},
+        {"role": "assistant", "content": None, "tool_calls": [tool_call], "reasoning_content": "Ask the tool."},
+        {"role": "tool", "tool_call_id": "call_w", "content": "sunny"},
+    ]
+    result = call(mode, api_base=fake.base_url, api_key=KEY, messages=messages, tools=[WEATHER])
+    assert result.content == "Tool results: sunny"
+    sent = fake.requests[-1].body["messages"][2]
+    assert sent["reasoning"] == "Ask the tool." and "reasoning_content" not in sent
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tool_choice_none_through_the_provider(mode: str, fake: FakeCodeBuddy) -> None:
+    """The gateway calls a tool while tools are sent whatever ``tool_choice`` says; with ``"none"`` none is sent."""
+    messages = [{"role": "user", "content": "weather?"}]
+    called = call(mode, api_base=fake.base_url, api_key=KEY, messages=messages, tools=[WEATHER])
+    assert called.finish_reason == "tool_calls"
+    result = call(mode, api_base=fake.base_url, api_key=KEY, messages=messages, tools=[WEATHER], tool_choice="none")
+    assert result.content == "Echo: weather?" and not result.tool_calls and result.finish_reason == "stop"
+    assert "tools" not in fake.requests[-1].body and "tool_choice" not in fake.requests[-1].body

@@ -17,7 +17,16 @@ import pytest
 
 from fake_codebuddy import FakeCodeBuddy
 
-from support.proxy import CLIENT_TIMEOUT, PROJECT_CONFIG, UPSTREAM_KEY, Proxy, marker, request_with, running_proxy
+from support.proxy import (
+    CLIENT_TIMEOUT,
+    PROJECT_CONFIG,
+    REPO,
+    UPSTREAM_KEY,
+    Proxy,
+    marker,
+    request_with,
+    running_proxy,
+)
 
 GPT = "codebuddy/gpt-5.5"
 CLAUDE = "codebuddy/claude-sonnet-4.6"
@@ -26,6 +35,8 @@ WITH_MAX = "codebuddy/fake-with-max"  # a deployment whose model_info declares e
 PRICED = "codebuddy/fake-priced"  # a deployment with token prices, cache reads cheaper
 IN, CACHE_READ, OUT = 2e-6, 2e-7, 8e-6
 LENIENT = "codebuddy-drop-params"  # a deployment with drop_params: true
+TEAM = "codebuddy-team"  # proxy_team.yaml's gpt-5.5 deployment (with the one key of this module)
+TEAM_CONFIG = REPO / "proxy_team.yaml"
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 JSON_SCHEMA = {
     "type": "json_schema",
@@ -39,13 +50,21 @@ def fake() -> Iterator[FakeCodeBuddy]:
         yield server
 
 
+def deployment(name: str, path: Path = PROJECT_CONFIG) -> dict[str, Any]:
+    """The first deployment named ``name`` in a shipped config."""
+    import yaml
+
+    return next(d for d in yaml.safe_load(path.read_text())["model_list"] if d["model_name"] == name)
+
+
 def config(tmp_dir: Path) -> Path:
     import yaml
 
     data = yaml.safe_load(PROJECT_CONFIG.read_text())
-    base = next(d for d in data["model_list"] if d["model_name"] == GPT)
-    params = base["litellm_params"]
+    params = deployment(GPT)["litellm_params"]
+    team = {**deployment(GPT, TEAM_CONFIG)["litellm_params"], "api_key": params["api_key"]}
     data["model_list"] += [
+        {"model_name": TEAM, "litellm_params": team},
         {"model_name": NO_KEY, "litellm_params": {**params, "auto_prompt_cache_key": False}},
         {"model_name": LENIENT, "litellm_params": {**params, "drop_params": True}},
         {
@@ -197,13 +216,25 @@ def test_responses_forwards_the_callers_key(oai: openai.OpenAI, fake: FakeCodeBu
         ({"max_tokens": 120, "max_completion_tokens": 300}, 120),
         ({"max_completion_tokens": 200}, 200),
         ({"max_tokens": 5}, 16),
-        ({}, None),
     ],
 )
 def test_chat_sends_one_max_tokens(oai: openai.OpenAI, fake: FakeCodeBuddy, kw: dict[str, Any], limit: int) -> None:
     word = marker()
     chat(oai, False, model=GPT, messages=[{"role": "user", "content": word}], **kw)
     assert sent(fake, word).get("max_tokens") == limit
+
+
+@STREAM
+def test_chat_sends_the_models_longest_answer_without_a_limit(
+    oai: openai.OpenAI, fake: FakeCodeBuddy, stream: bool
+) -> None:
+    """Without a limit: the deployment's model_info max_output_tokens (as the config says), and 32000 for a model
+    nobody knows (through the wildcard)."""
+    word = marker()
+    chat(oai, stream, model=GPT, messages=[{"role": "user", "content": word}])
+    assert sent(fake, word)["max_tokens"] == deployment(GPT)["model_info"]["max_output_tokens"]
+    chat(oai, stream, model="codebuddy/fake-nobody-knows", messages=[{"role": "user", "content": f"{word}b"}])
+    assert sent(fake, f"{word}b")["max_tokens"] == 32_000
 
 
 @STREAM
@@ -378,3 +409,49 @@ def test_spend_prices_cache_reads(oai: openai.OpenAI) -> None:
     assert cached > 1000
     expected = (usage.prompt_tokens - cached) * IN + cached * CACHE_READ + usage.completion_tokens * OUT
     assert float(raw.headers["x-litellm-response-cost"]) == pytest.approx(expected, rel=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ headers
+
+
+@STREAM
+def test_team_settings_send_private_data(oai: openai.OpenAI, fake: FakeCodeBuddy, stream: bool) -> None:
+    """proxy_team.yaml's deployment opts out (``X-Private-Data: true``); the shipped config does not, unless the
+    client's own body does; a client's extra_headers cannot change it."""
+    word = marker()
+    chat(oai, stream, model=TEAM, messages=[{"role": "user", "content": word}])
+    assert request_with(fake, word).headers["x-private-data"] == "true"
+    chat(oai, stream, model=GPT, messages=[{"role": "user", "content": f"{word}b"}])
+    assert request_with(fake, f"{word}b").headers["x-private-data"] == "false"
+    chat(oai, stream, model=GPT, messages=[{"role": "user", "content": f"{word}c"}], extra_body={"private_data": True})
+    assert request_with(fake, f"{word}c").headers["x-private-data"] == "true"
+    headers = {"extra_headers": {"X-Private-Data": "false"}}
+    chat(oai, stream, model=TEAM, messages=[{"role": "user", "content": f"{word}d"}], extra_body=headers)
+    assert request_with(fake, f"{word}d").headers["x-private-data"] == "true"
+    assert "private_data" not in str(request_with(fake, f"{word}c").body)
+    # LiteLLM lets a request's body replace a deployment's litellm_params for that request (docs/teams.md)
+    back_in = {"private_data": False}
+    chat(oai, stream, model=TEAM, messages=[{"role": "user", "content": f"{word}e"}], extra_body=back_in)
+    assert request_with(fake, f"{word}e").headers["x-private-data"] == "false"
+
+
+@STREAM
+def test_extra_headers_cannot_replace_the_key(oai: openai.OpenAI, fake: FakeCodeBuddy, stream: bool) -> None:
+    """A client's extra_headers reach the gateway only where they do not name the provider's own headers: the
+    operator's key, the User-Agent and the correlation headers stay the provider's, and the answer comes."""
+    word = marker()
+    theirs = {
+        "X-API-Key": "ck_intruder.key",
+        "authorization": "Bearer ck_intruder.key",
+        "User-Agent": "CLI/2.163.0 CodeBuddy/2.163.0",
+        "X-Conversation-ID": "mine",
+        "X-Client-Trace": "t-1",
+    }
+    got = chat(
+        oai, stream, model=GPT, messages=[{"role": "user", "content": word}], extra_body={"extra_headers": theirs}
+    )
+    assert got == f"Echo: {word}"
+    headers = request_with(fake, word).headers
+    assert headers["x-api-key"] == UPSTREAM_KEY and headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    assert headers["user-agent"].startswith("litellm-codebuddy/") and headers["x-conversation-id"] != "mine"
+    assert headers["x-client-trace"] == "t-1" and "ck_intruder" not in str(headers)

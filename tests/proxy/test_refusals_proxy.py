@@ -66,14 +66,15 @@ def team(fake: FakeCodeBuddy, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def test_team_config_is_the_project_config_with_a_second_key() -> None:
-    """proxy_team.yaml serves proxy_config.yaml's deployments unchanged, each model also with the second key, and
-    keeps its provider map and master key: the two files cannot drift apart."""
+    """proxy_team.yaml serves proxy_config.yaml's deployments unchanged but for the privacy opt-out, each model also
+    with the second key, and keeps its provider map and master key: the two files cannot drift apart."""
     single, team = yaml.safe_load(PROJECT_CONFIG.read_text()), yaml.safe_load(TEAM_CONFIG.read_text())
     first, second = team["model_list"][: len(single["model_list"])], team["model_list"][len(single["model_list"]) :]
-    assert first == single["model_list"]
+    private = [{**d, "litellm_params": {**d["litellm_params"], "private_data": True}} for d in single["model_list"]]
+    assert first == private
     expected = [
         {**d, "litellm_params": {**d["litellm_params"], "api_key": "os.environ/CODEBUDDY_API_KEY_2"}}
-        for d in single["model_list"]
+        for d in private
         if "*" not in d["model_name"]
     ]
     assert second == expected

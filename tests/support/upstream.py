@@ -206,12 +206,15 @@ def router_call(router: litellm.Router, mode: str, messages: list[dict[str, Any]
 
 
 def unchanged_apart_from_the_model(first: Any, second: Any) -> bool:
-    """The second request is the first, byte for byte, apart from the model and the prompt-cache key the provider
-    derives from it (one per model and conversation)."""
+    """The second request is the first, byte for byte, apart from the model and what the provider derives from it:
+    the prompt-cache key (one per model and conversation) and, when the caller gave no limit, ``max_tokens`` (the
+    model's longest answer)."""
     raw = first.raw
-    for field in ("model", "prompt_cache_key"):
+    for field in ("model", "prompt_cache_key", "max_tokens"):
         a, b = first.body.get(field), second.body.get(field)
         if a != b:
             for colon in (":", ": "):  # the body is compact JSON; spaced JSON compared the same way
-                raw = raw.replace(f'"{field}"{colon}"{a}"'.encode(), f'"{field}"{colon}"{b}"'.encode())
+                raw = raw.replace(
+                    f'"{field}"{colon}{json.dumps(a)}'.encode(), f'"{field}"{colon}{json.dumps(b)}'.encode()
+                )
     return bool(raw == second.raw)

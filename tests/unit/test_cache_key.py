@@ -12,7 +12,7 @@ import litellm
 import pytest
 import respx
 
-from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV, auto_cache_key, derive_cache_key
+from litellm_codebuddy.provider.cache_key import AUTO_CACHE_KEY_ENV, auto_cache_key, conversation_id, derive_cache_key
 from litellm_codebuddy.provider.params import Policy
 from litellm_codebuddy.provider.request import prepare_request
 
@@ -181,3 +181,52 @@ def test_router_forwards_the_key_and_the_deployment_switch(ok_route: respx.Route
     assert bodies[0]["prompt_cache_key"].startswith("cb-")
     assert "prompt_cache_key" not in bodies[1] and "auto_prompt_cache_key" not in bodies[1]
     assert bodies[2]["prompt_cache_key"] == "given"
+
+
+# ---------------------------------------------------------------- the conversation's X-Conversation-ID
+
+
+UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def headers_for(messages: list[dict[str, Any]], api_key: str = KEY, **params: Any) -> dict[str, str]:
+    params.setdefault("tools", TOOLS)
+    policy = Policy(auto_cache_key=params.pop("auto", True))
+    return prepare_request("gpt-5.5", messages, params, api_key, None, policy=policy).headers
+
+
+def test_one_conversation_id_per_conversation() -> None:
+    """Derived as the cache key is (keyed by the API key): the same on every turn, UUID-shaped, and different for
+    another conversation or key; the caller's cache key names the conversation when there is one."""
+    ids = {headers_for(history)["X-Conversation-ID"] for history in turns()}
+    assert len(ids) == 1
+    first = ids.pop()
+    assert UUID_SHAPE.match(first)
+    assert headers_for(turns("Another task")[0])["X-Conversation-ID"] != first
+    assert headers_for(turns()[0], OTHER_KEY)["X-Conversation-ID"] != first
+    given = {headers_for(history, prompt_cache_key="session-9")["X-Conversation-ID"] for history in turns()}
+    assert len(given) == 1 and given.pop() not in (first, headers_for(turns()[0], prompt_cache_key="session-8"))
+    # without a cache key (switched off) the conversation still has its id, the derived one
+    assert {headers_for(history, auto=False)["X-Conversation-ID"] for history in turns()} == {first}
+    assert conversation_id(KEY, "cb-0") == conversation_id(KEY, "cb-0") != conversation_id(OTHER_KEY, "cb-0")
+    assert KEY not in first and "session" not in conversation_id(KEY, "session-9")
+
+
+def test_a_new_request_id_per_call() -> None:
+    ids = [headers_for(turns()[0])["X-Request-ID"] for _ in range(3)]
+    assert len(set(ids)) == 3 and all(UUID_SHAPE.match(i) for i in ids)
+    prep = prepare_request("gpt-5.5", turns()[0], {}, KEY, None, request_id="r-given")
+    assert prep.headers["X-Request-ID"] == "r-given"
+
+
+def test_a_lone_surrogate_still_gets_a_key() -> None:
+    """Text that is not valid Unicode (a lone surrogate) is the gateway's to judge: the key is derived anyway."""
+    assert key_for([{"role": "user", "content": "broken \ud800 text"}]).startswith("cb-")
+
+
+def test_correlation_headers_on_every_path(mode: str, ok_route: respx.Route) -> None:
+    for history in turns():
+        call(mode, messages=history, tools=TOOLS)
+    sent = [ok_route.calls[n].request.headers for n in range(3)]
+    assert len({h["x-conversation-id"] for h in sent}) == 1
+    assert len({h["x-request-id"] for h in sent}) == 3

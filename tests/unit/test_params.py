@@ -15,7 +15,9 @@ from litellm_codebuddy import catalog
 from litellm_codebuddy.provider.params import (
     DEFAULT_POLICY,
     MIN_MAX_TOKENS,
+    UNKNOWN_MODEL_MAX_TOKENS,
     Policy,
+    default_max_tokens,
     nearest_effort,
     reasoning_fields,
     refuse_unsupported,
@@ -60,13 +62,43 @@ def account_efforts() -> Iterator[dict[str, tuple[str, ...]]]:
         ({"max_tokens": 15}, MIN_MAX_TOKENS),
         ({"max_tokens": 16}, 16),
         ({"max_tokens": 64.0}, 64),
-        ({}, None),
+        ({"max_tokens": 200_000}, 200_000),
     ],
 )
 def test_one_max_tokens_is_sent(given: dict[str, Any], sent: int | None) -> None:
     b = body(**given)
     assert b.get("max_tokens") == sent
     assert "max_completion_tokens" not in b and "max_output_tokens" not in b
+
+
+@pytest.fixture
+def model_map() -> Iterator[dict[str, Any]]:
+    """LiteLLM's model map, as it was again after the test."""
+    saved = dict(litellm.model_cost)
+    yield litellm.model_cost
+    litellm.model_cost.clear()
+    litellm.model_cost.update(saved)
+
+
+def test_without_a_limit_the_models_longest_answer_is_sent(model_map: dict[str, Any]) -> None:
+    """As the official client does: ``max_tokens`` is the model's maximum output, from the model map (the catalog,
+    discovery or a proxy's model_info), else the catalog, else 32000 (docs/gateway.md#max-tokens-default)."""
+    for model_id, figure in catalog.MAX_OUTPUT_TOKENS.items():
+        model_map.pop(f"codebuddy/{model_id}", None)
+        assert body(model_id)["max_tokens"] == figure == default_max_tokens(model_id)
+    catalog.register_catalog()
+    for model_id in catalog.MAX_OUTPUT_TOKENS:
+        assert body(model_id)["max_tokens"] == model_map[f"codebuddy/{model_id}"]["max_output_tokens"]
+    litellm.register_model({"codebuddy/kimi-k3-mapped": {"litellm_provider": "codebuddy", "max_output_tokens": 48_000}})
+    assert body("kimi-k3-mapped")["max_tokens"] == 48_000
+    assert body("nobody-knows-this-one")["max_tokens"] == UNKNOWN_MODEL_MAX_TOKENS == 32_000
+    model_map["codebuddy/tiny-answers"] = {"max_output_tokens": 4}
+    assert body("tiny-answers")["max_tokens"] == MIN_MAX_TOKENS
+
+
+def test_a_callers_limit_still_wins() -> None:
+    assert body("gpt-5.5", max_tokens=100)["max_tokens"] == 100
+    assert body("nobody-knows-this-one", max_completion_tokens=40_000)["max_tokens"] == 40_000
 
 
 @pytest.mark.parametrize("bad", [0, -5, "100", True, 2.5, [100]])

@@ -141,12 +141,13 @@ def test_headers(mode: str, ok_route: respx.Route) -> None:
 
 
 def test_extra_headers_on_top(mode: str, ok_route: respx.Route) -> None:
-    call(mode, extra_headers={"User-Agent": "my-app/2.0", "X-Trace-Id": "t-1"})
+    """A caller's headers go on top of the provider's, which they never replace (docs/gateway.md#own-headers)."""
+    call(mode, extra_headers={"User-Agent": "my-app/2.0", "X-Trace-Id": "t-1", "x-api-key": "ck_other.key"})
     headers = ok_route.calls.last.request.headers
-    assert headers["user-agent"] == "my-app/2.0"
+    assert headers["user-agent"] == f"litellm-codebuddy/{__version__}"
     assert headers["x-trace-id"] == "t-1"
     assert headers["x-api-key"] == KEY
-    assert len(headers.get_list("user-agent")) == 1
+    assert len(headers.get_list("user-agent")) == len(headers.get_list("x-api-key")) == 1
 
 
 def test_body_always_streams(mode: str, ok_route: respx.Route) -> None:
@@ -162,7 +163,7 @@ def test_non_stream_false_stream_not_sent(ok_route: respx.Route) -> None:
     litellm.completion(model="codebuddy/gpt-5.5", messages=USER, api_key=KEY, stream=False, num_retries=0)
     body = sent_body(ok_route)
     assert body["stream"] is True
-    assert set(body) == {"model", "messages", "stream", "stream_options", "prompt_cache_key"}
+    assert set(body) == {"model", "messages", "stream", "stream_options", "prompt_cache_key", "max_tokens"}
 
 
 # ---------------------------------------------------------------- messages

@@ -27,6 +27,7 @@ from litellm_codebuddy.provider.errors import (
     reset_delay,
     upstream_of,
 )
+from litellm_codebuddy.provider.params import default_max_tokens
 from litellm_codebuddy.provider.stream import StreamState
 
 from support.upstream import (
@@ -537,7 +538,9 @@ def test_router_fallbacks(mode: str, upstream: respx.MockRouter, refusal: str) -
     # the backup got the request unchanged: same messages (and everything else) apart from the model, and the
     # prompt-cache key the provider derives from it (cache_key.py: one per model and conversation)
     assert sent[0]["prompt_cache_key"].startswith("cb-") and sent[1]["prompt_cache_key"].startswith("cb-")
-    assert {**sent[0], "model": None, "prompt_cache_key": None} == {**sent[1], "model": None, "prompt_cache_key": None}
+    derived = {"model": None, "prompt_cache_key": None, "max_tokens": None}  # each model's own longest answer
+    assert {**sent[0], **derived} == {**sent[1], **derived}
+    assert [b["max_tokens"] for b in sent] == [default_max_tokens(PRIMARY), default_max_tokens(BACKUP)]
     assert sent[0]["messages"] == CONVERSATION
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import logging
 from typing import Any
 
 import litellm
 import pytest
+import respx
 
 from litellm_codebuddy import __version__, codebuddy_llm
 from litellm_codebuddy.account.credentials import resolve_key as resolve_api_key
-from litellm_codebuddy.endpoint import DEFAULT_API_BASE
+from litellm_codebuddy.endpoint import DEFAULT_API_BASE, PRIVATE_DATA_ENV
 from litellm_codebuddy.endpoint import redact_headers as redacted_headers
+from litellm_codebuddy.provider.call import private_data
 from litellm_codebuddy.provider.request import (
     DEFAULT_SYSTEM_PROMPT,
     build_body,
@@ -25,7 +29,7 @@ from litellm_codebuddy.provider.request import (
     resolve_url,
 )
 
-from support.upstream import KEY
+from support.upstream import KEY, call
 
 SYS = {"role": "system", "content": DEFAULT_SYSTEM_PROMPT}
 
@@ -105,14 +109,57 @@ def test_headers() -> None:
         "Content-Type": "application/json",
         "Accept": "text/event-stream",
         "User-Agent": f"litellm-codebuddy/{__version__}",
+        "X-Private-Data": "false",
     }
 
 
-def test_extra_headers_override_case_insensitively() -> None:
-    headers = build_headers(KEY, {"user-agent": "mine/1", "X-Trace": "t1"})
-    assert headers["user-agent"] == "mine/1"
-    assert "User-Agent" not in headers
-    assert headers["X-Trace"] == "t1"
+def test_the_official_clients_identity_headers_are_never_sent() -> None:
+    headers = {
+        k.lower() for k in prepare_request("gpt-5.5", [{"role": "user", "content": "hi"}], {}, KEY, None).headers
+    }
+    for theirs in ("x-product", "x-ide-type", "x-ide-name", "x-codebuddy-request", "x-agent-intent", "x-user-id"):
+        assert theirs not in headers
+
+
+PROTECTED = {
+    "authorization": "Bearer ck_intruder.x",
+    "X-API-KEY": "ck_intruder.x",
+    "User-Agent": "mine/1",
+    "x-private-data": "false",
+    "X-Conversation-Id": "mine",
+    "x-request-id": "mine",
+    "Content-Type": "text/plain",
+    "Host": "evil.example",
+}
+
+
+def test_extra_headers_never_replace_the_providers_own(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="litellm_codebuddy.provider.request"):
+        headers = build_headers(
+            KEY, {**PROTECTED, "X-Trace": "t1"}, private_data=True, conversation="c-1", request_id="r-1"
+        )
+    assert headers == {
+        **build_headers(KEY, private_data=True, conversation="c-1", request_id="r-1"),
+        "X-Trace": "t1",
+    }
+    assert headers["X-API-Key"] == KEY and headers["User-Agent"] == f"litellm-codebuddy/{__version__}"
+    assert headers["X-Private-Data"] == "true" and headers["X-Request-ID"] == "r-1"
+    for name in PROTECTED:
+        assert f"caller's {name} header is not sent" in caplog.text
+    assert "ck_intruder" not in caplog.text and "evil.example" not in caplog.text
+
+
+def test_extra_headers_of_the_call_never_replace_the_key() -> None:
+    prep = prepare_request(
+        "gpt-5.5",
+        [{"role": "user", "content": "hi"}],
+        {"extra_headers": {"x-api-key": "ck_intruder.x"}},
+        KEY,
+        None,
+        {"Authorization": "Bearer ck_intruder.x", "X-Mine": "1"},
+    )
+    assert prep.headers["X-API-Key"] == KEY and prep.headers["Authorization"] == f"Bearer {KEY}"
+    assert prep.headers["X-Mine"] == "1" and "ck_intruder" not in json.dumps(prep.headers)
 
 
 def test_redacted_headers() -> None:
@@ -235,14 +282,76 @@ def test_system_prompt_never_rewritten() -> None:
 
 
 def test_reasoning_content_not_sent_back() -> None:
+    """An assistant message without tool calls carries no reasoning back (the official client sends none there)."""
     out = normalise_messages(
         [
             {"role": "user", "content": "q"},
             {"role": "assistant", "content": "answer", "reasoning_content": "secret thoughts", "thinking_blocks": []},
             {"role": "user", "content": "q2"},
+            {"role": "assistant", "content": "answer 2", "reasoning": "more thoughts"},
+            {"role": "user", "content": "q3"},
         ]
     )
     assert out[2] == {"role": "assistant", "content": "answer"}
+    assert out[4] == {"role": "assistant", "content": "answer 2"}
+
+
+CALL_1 = {"id": "call_1", "type": "function", "function": {"name": "ls", "arguments": "{}"}}
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"reasoning_content": "I should list the files."},
+        {"reasoning": "I should list the files."},
+        {"thinking_blocks": [{"type": "thinking", "thinking": "I should list the files.", "signature": "s"}]},
+        {
+            "reasoning_content": "I should list the files.",
+            "thinking_blocks": [{"type": "thinking", "thinking": "other", "signature": "s"}],
+        },
+    ],
+)
+def test_reasoning_goes_back_on_tool_call_messages(given: dict[str, Any]) -> None:
+    """As the official client sends it: the reasoning as a ``reasoning`` string on an assistant message with tool
+    calls; LiteLLM's and Anthropic's fields are not sent."""
+    assistant = {"role": "assistant", "content": None, "tool_calls": [CALL_1], **given}
+    msgs = [{"role": "user", "content": "q"}, assistant, {"role": "tool", "tool_call_id": "call_1", "content": "a.py"}]
+    out = normalise_messages(msgs)
+    assert out[2] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [CALL_1],
+        "reasoning": "I should list the files.",
+    }
+    assert assistant == {"role": "assistant", "content": None, "tool_calls": [CALL_1], **given}  # not modified
+
+
+def test_reasoning_already_as_sent_is_the_callers_object() -> None:
+    assistant = {"role": "assistant", "content": None, "tool_calls": [CALL_1], "reasoning": "think"}
+    out = normalise_messages([{"role": "user", "content": "q"}, assistant])
+    assert out[2] is assistant
+
+
+def test_redacted_thinking_alone_sends_no_reasoning() -> None:
+    assistant = {"role": "assistant", "tool_calls": [CALL_1], "thinking_blocks": [{"type": "redacted_thinking"}]}
+    out = normalise_messages([{"role": "user", "content": "q"}, assistant])
+    assert out[2] == {"role": "assistant", "tool_calls": [CALL_1]}
+
+
+def test_merged_assistants_keep_the_reasoning_of_their_tool_calls() -> None:
+    out = normalise_messages(
+        [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "Let me look.", "reasoning_content": "plain"},
+            {"role": "assistant", "content": None, "tool_calls": [CALL_1], "reasoning_content": "look at files"},
+        ]
+    )
+    assert out[2] == {
+        "role": "assistant",
+        "content": "Let me look.",
+        "tool_calls": [CALL_1],
+        "reasoning": "look at files",
+    }
 
 
 def test_order_of_the_rest_unchanged() -> None:
@@ -338,11 +447,21 @@ def test_named_tool_choice_becomes_required_with_only_that_tool() -> None:
     assert [t["function"]["name"] for t in out or []] == ["b"]
 
 
-@pytest.mark.parametrize("choice", ["auto", "none", "required"])
+@pytest.mark.parametrize("choice", ["auto", "required"])
 def test_string_tool_choice_kept(choice: str) -> None:
     b = body(tools=[tool("a"), tool("b")], tool_choice=choice)
     assert b["tool_choice"] == choice
     assert len(b["tools"]) == 2
+
+
+def test_tool_choice_none_sends_no_tools() -> None:
+    """The gateway ignores ``"none"`` while tools are sent: neither the tools nor the choice go."""
+    b = build_body("gpt-5.5", [{"role": "user", "content": "hi"}], {"tools": [tool("a")], "tool_choice": "none"})
+    assert "tools" not in b and "tool_choice" not in b
+    b = build_body("gpt-5.5", [{"role": "user", "content": "hi"}], {"tool_choice": "none"})
+    assert "tools" not in b and "tool_choice" not in b
+    with pytest.raises(litellm.BadRequestError):
+        build_body("gpt-5.5", [{"role": "user", "content": "hi"}], {"tools": [{"x": 1}], "tool_choice": "none"})
 
 
 def test_named_tool_choice_unknown_tool() -> None:
@@ -586,3 +705,70 @@ def test_a_schema_nested_too_deeply_is_a_bad_request() -> None:
     with pytest.raises(litellm.BadRequestError) as info:
         prepare_tools([tool("deep", deep)], None)
     assert "tools[0]" in str(info.value)
+
+
+# ---------------------------------------------------------------- the privacy opt-out
+
+
+@pytest.mark.parametrize(
+    ("call_value", "deployment_value", "env", "expected"),
+    [
+        (None, None, None, False),
+        (True, None, None, True),
+        ("true", None, None, True),
+        (None, True, None, True),
+        (None, "yes", None, True),
+        (None, None, "1", True),
+        (None, None, "true", True),
+        (False, True, None, True),  # an opt-out anywhere wins: a caller cannot opt the deployment back in
+        (False, None, "true", True),
+        (None, False, "on", True),
+        (False, False, "0", False),
+        ("maybe", None, None, False),
+        (None, None, "maybe", False),
+    ],
+)
+def test_the_privacy_switch(
+    monkeypatch: pytest.MonkeyPatch, call_value: Any, deployment_value: Any, env: str | None, expected: bool
+) -> None:
+    if env is not None:
+        monkeypatch.setenv(PRIVATE_DATA_ENV, env)
+    assert private_data(call_value, deployment_value) is expected
+
+
+def test_private_data_header(mode: str, ok_route: respx.Route, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``X-Private-Data: false`` unless opted out (per call, or for the process); the setting is not in the body."""
+    call(mode)
+    call(mode, private_data=True)
+    monkeypatch.setenv(PRIVATE_DATA_ENV, "true")
+    call(mode)
+    sent = [ok_route.calls[n].request for n in range(3)]
+    assert [r.headers["x-private-data"] for r in sent] == ["false", "true", "true"]
+    assert all("private_data" not in json.loads(r.content) for r in sent)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_router_deployment_opts_out(ok_route: respx.Route, stream: bool) -> None:
+    """A deployment's ``private_data: true`` (a line of its litellm_params, as in proxy_team.yaml), or a caller's."""
+    router = litellm.Router(
+        model_list=[
+            {"model_name": "open", "litellm_params": {"model": "codebuddy/gpt-5.5", "api_key": KEY}},
+            {
+                "model_name": "private",
+                "litellm_params": {"model": "codebuddy/gpt-5.5", "api_key": KEY, "private_data": True},
+            },
+        ]
+    )
+
+    async def run(model: str, **kw: Any) -> None:
+        resp = await router.acompletion(model=model, messages=[{"role": "user", "content": "hi"}], stream=stream, **kw)
+        if stream:
+            async for _ in resp:  # type: ignore[union-attr]
+                pass
+
+    asyncio.run(run("open"))
+    asyncio.run(run("private"))
+    asyncio.run(run("open", private_data=True))
+    sent = [ok_route.calls[n].request for n in range(3)]
+    assert [r.headers["x-private-data"] for r in sent] == ["false", "true", "true"]
+    assert all("private_data" not in json.loads(r.content) for r in sent)
