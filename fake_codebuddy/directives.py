@@ -67,6 +67,12 @@ def _refusal(value: str) -> str:
     return value
 
 
+def _retry_policy(value: str) -> str:
+    if value not in ("false", "true", "other"):
+        raise ValueError("retry_policy must be false, true or other")
+    return value
+
+
 def _cut(value: str) -> int | str:
     return "reset" if value == "reset" else int(value)
 
@@ -151,12 +157,17 @@ class Faults:
         "error",
         "N",
         "business error `{code,msg,...}` with the code's message (6004 in Chinese with a reset time, 14018 out of "
-        "credits, ...); HTTP status from `status=`",
+        "credits, ...) under the code's status (`codes.STATUSES`: 429 for limits, 403 for refusals, ...) or "
+        "`status=`'s",
         int,
         default=11101,
     )
     status: int | None = _directive(
-        "error", "N", "the HTTP status of business errors (`code=` and the request checks; unset: 200)", _status
+        "error",
+        "N",
+        "the HTTP status of business errors (`code=` and the request checks; unset: the code's own status for "
+        "`code=`, as `codes.STATUSES` says, and 200 for the request checks)",
+        _status,
     )
     nested: int | None = _directive(
         "error",
@@ -173,10 +184,27 @@ class Faults:
         "`softblock` (a 200 stream whose whole content is the content-safety notice, finished `content_filter`), "
         "`softblock400`, `channel` and `illegal` (11128), `toolong`, `toolong4028` and `inputlong` (context too "
         "long), `limit` and `limit_en` (6004 with a reset time an hour ahead, UTC+8), `busy` (11140 rate limit), "
-        "`safety` (11140), `credits` (11114), `session` (12153), `backend` (11103), `image` (11135), `plan` (1005); "
-        "the table is `REFUSALS` in `refusals`",
+        "`safety` (11140), `credits` (11114), `session` (12153), `backend` (11103), `image` (11135), `plan` (1005), "
+        "`moderation` and `moderation500` (the JSON-RPC moderation envelope under 400 or 500), `channel500` (11128 "
+        "under 500); the table is `REFUSALS` in `refusals`",
         _refusal,
         default="softblock",
+    )
+    retry_policy: str | None = _directive(
+        "error",
+        "false, true or other",
+        "the error body (`code=`, `nested=`, `refuse=`, a limited key's) carries `retry_policy`: `false` "
+        '`{"retry": false}` (no retry, no fallback), `true` `{"retry": true}`, `other` `{"maxRetries": 3}` (any '
+        "other object: retries asked for)",
+        _retry_policy,
+        default="false",
+    )
+    ratelimit_reset: float | None = _directive(
+        "error",
+        "SECONDS",
+        "the error answer carries `x-ratelimit-reset`: the epoch seconds SECONDS from now",
+        _seconds,
+        default=5.0,
     )
     for_model: str | None = _directive(
         "error",

@@ -4,8 +4,10 @@
 2. read the directives (``directives``; a bad one answers HTTP 400 "bad fake directive: ...");
 3. act out a proxy-level fault (``reset``, ``slow``, ``redirect``, ``html``, ``http``);
 4. auth (``auth``): failure answers HTTP 401 ``{"code": 401, "msg": "unauthorized: ...", ...}``;
-5. the key's frequency limit (``FakeCodeBuddy.limit``): HTTP 429 6004 naming the reset time, until it;
+5. the key's frequency limit (``FakeCodeBuddy.limit``): HTTP 429 6004 naming the reset time (or another code with
+   ``x-ratelimit-reset``), until it;
 6. an injected business error or refusal (``code=``, ``nested=``, ``refuse=``; only for ``for_model=`` when set);
+   ``retry_policy=`` and ``ratelimit_reset=`` add to these two kinds of error answer;
 7. the request checks (``checks``);
 8. the prompt cache: what the request reads from it and writes to it (``billing``);
 9. the answer stream (``answer`` says what it holds and what it costs, ``stream`` how it is written);
@@ -17,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import time
 import uuid
 from typing import Any
 
 from .answer import Answer, enc
 from .auth import auth_error
 from .checks import validate
-from .codes import business_message, error_body, request_id
+from .codes import business_message, error_body, request_id, status_of
 from .directives import Faults, request_directives
 from .http import Gone, Request, abort, is_gone, phrase, send, send_json, sleep_watching
 from .models import input_window, picked
@@ -70,14 +74,40 @@ def unauthorized_body(why: str) -> dict[str, Any]:
     }
 
 
-def _limited(state: FakeState, req: Request, body: Any) -> tuple[int, dict[str, Any]] | None:
-    """HTTP 429 6004 for a key over its frequency limit (for this model), naming its reset time; or None."""
+#: an error answer: (HTTP status, body, extra headers)
+Failure = tuple[int, dict[str, Any], list[tuple[str, str]]]
+
+_RETRY_POLICIES: dict[str, dict[str, Any]] = {
+    "false": {"retry": False},
+    "true": {"retry": True},
+    "other": {"maxRetries": 3},
+}
+
+
+def _limited(state: FakeState, req: Request, body: Any) -> Failure | None:
+    """HTTP 429 for a key over its frequency limit (for this model): 6004 naming its reset time in the message, or
+    the limit's other code with ``x-ratelimit-reset`` naming it; or None."""
     model = body.get("model") if isinstance(body, dict) else None
     limit = state.limit_of(req.headers.get("x-api-key"), model)
     if limit is None:
         return None
+    if limit.code != 6004:
+        reset = [("x-ratelimit-reset", str(math.ceil(limit.reset.timestamp())))]
+        return 429, error_body(limit.code), reset
     msg = frequency_limit(limit.reset, limit.lang)
-    return 429, {"code": 6004, "msg": msg, "requestId": request_id(), "displayMsg": {"en": msg, "zh": msg}}
+    return 429, {"code": 6004, "msg": msg, "requestId": request_id(), "displayMsg": {"en": msg, "zh": msg}}, []
+
+
+def _as_directed(f: Faults, failure: Failure) -> Failure:
+    """``retry_policy=``, ``ratelimit_reset=`` and (under HTTP 429) ``retry_after=`` laid over an error answer."""
+    status, obj, extra = failure
+    if status == 429 and f.retry_after is not None:
+        extra = [*(h for h in extra if h[0].lower() != "retry-after"), ("Retry-After", f.retry_after)]
+    if f.retry_policy is not None:
+        obj = {**obj, "retry_policy": _RETRY_POLICIES[f.retry_policy]}
+    if f.ratelimit_reset is not None:
+        extra = [*extra, ("x-ratelimit-reset", str(math.ceil(time.time() + f.ratelimit_reset)))]
+    return status, obj, extra
 
 
 def _said(body: Any) -> Said:
@@ -91,7 +121,7 @@ def _said(body: Any) -> Said:
     return Said(model=model, prompt_tokens=prompt_tokens(messages) + window, window=window)
 
 
-def _injected_error(f: Faults, body: Any) -> tuple[int, dict[str, Any]] | None:
+def _injected_error(f: Faults, body: Any) -> Failure | None:
     """The business error or refusal ``code=``, ``nested=`` or ``refuse=`` asks for: (HTTP status, body), or None
     (also for another model than ``for_model=``'s, and for ``refuse=softblock``, an answer)."""
     model = body.get("model") if isinstance(body, dict) else None
@@ -101,13 +131,14 @@ def _injected_error(f: Faults, body: Any) -> tuple[int, dict[str, Any]] | None:
         refusal = REFUSALS[f.refuse]
         if refusal.body is None:
             return None
-        return f.status or refusal.status, refusal.body(_said(body))
+        return f.status or refusal.status, refusal.body(_said(body)), []
     if f.code is not None:
-        return f.status or 200, error_body(f.code)
+        return f.status or status_of(f.code), error_body(f.code), []
     if f.nested is not None:
         status = f.status or 403
         msg = business_message(f.nested)[0]
-        return status, {"error": {"code": -32603, "message": msg, "data": {"code": f.nested, "statusCode": status}}}
+        nested = {"error": {"code": -32603, "message": msg, "data": {"code": f.nested, "statusCode": status}}}
+        return status, nested, []
     return None
 
 
@@ -133,15 +164,10 @@ async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, wri
     if why is not None:
         return await send_json(writer, 401, unauthorized_body(why), keep_alive=keep)
 
-    limited = _limited(state, req, body)
-    if limited is not None:
-        return await send_json(writer, limited[0], limited[1], keep_alive=keep)
-
-    injected = _injected_error(f, body)
-    if injected is not None:
-        # a business error under HTTP 429 carries Retry-After when ``retry_after=`` asks for it
-        extra = [("Retry-After", f.retry_after)] if injected[0] == 429 and f.retry_after is not None else []
-        return await send_json(writer, injected[0], injected[1], keep_alive=keep, extra=extra)
+    failure = _limited(state, req, body) or _injected_error(f, body)
+    if failure is not None:
+        status, obj, extra = _as_directed(f, failure)
+        return await send_json(writer, status, obj, keep_alive=keep, extra=extra)
 
     refusal = validate(body, state)
     if refusal is not None:

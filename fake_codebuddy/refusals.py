@@ -27,6 +27,7 @@ from typing import Any
 
 __all__ = [
     "CHANNEL_PHRASES",
+    "MODERATION_NOTICE",
     "REFUSALS",
     "SOFT_BLOCK_NOTICE",
     "UTC8",
@@ -110,6 +111,15 @@ def _limit(lang: str) -> Callable[[Said], dict[str, Any]]:
     return lambda said: _body(6004, frequency_limit(said.reset or reset_at(), lang))
 
 
+#: the moderation refusal's reason: "the content did not pass the safety review, adjust it and retry"
+MODERATION_NOTICE = "内容未通过安全审核，请调整后重试。"
+
+
+def _moderation(status: int) -> dict[str, Any]:
+    data = {"code": 0, "message": MODERATION_NOTICE, "statusCode": status, "requestId": str(uuid.uuid4())}
+    return {"code": -32603, "message": "Internal error", "data": data}
+
+
 def _fixed(code: int, msg: str, display: dict[str, str] | None = None) -> Callable[[Said], dict[str, Any]]:
     return lambda said: _body(code, msg, display)
 
@@ -158,4 +168,15 @@ REFUSALS: dict[str, FieldRefusal] = {
     "backend": FieldRefusal(200, "11103 model backend not supported", _fixed(11103, "model backend not supported")),
     "image": FieldRefusal(200, "11135 invalid image data", _fixed(11135, "invalid image data")),
     "plan": FieldRefusal(200, "1005 plan exhausted", _fixed(1005, "your plan has been exhausted")),
+    "moderation": FieldRefusal(
+        400,
+        "a moderation refusal in a JSON-RPC envelope, the reason under `data.message` (workbuddy2api, WorkBuddy)",
+        lambda said: _moderation(400),
+    ),
+    "moderation500": FieldRefusal(500, "the same envelope under HTTP 500", lambda said: _moderation(400)),
+    "channel500": FieldRefusal(
+        500,
+        "11128 under HTTP 500 (workbuddy2api #6)",
+        _fixed(11128, "Illegal API invocation from an unapproved channel"),
+    ),
 }

@@ -182,12 +182,13 @@ class FakeCodeBuddy:
         self.state.faults = parse_faults(spec) if spec else Faults()
 
     def limit(
-        self, key: str, seconds: float = 3600.0, *, model: str | None = None, lang: str = "zh"
+        self, key: str, seconds: float = 3600.0, *, model: str | None = None, lang: str = "zh", code: int = 6004
     ) -> datetime.datetime:
         """Put ``key`` over its frequency limit for ``seconds`` (for every model, or only ``model``): its requests
-        get HTTP 429 6004 naming the reset time (UTC+8, ``lang`` "zh" or "en") until then. Returns the reset time."""
+        get HTTP 429 6004 naming the reset time (UTC+8, ``lang`` "zh" or "en") until then, or another ``code`` (e.g.
+        14018, out of credits) with ``x-ratelimit-reset`` naming it. Returns the reset time."""
         reset = reset_at(seconds)
-        self.state.limits[key] = KeyLimit(reset, model, lang)
+        self.state.limits[key] = KeyLimit(reset, model, lang, code)
         return reset
 
     def issue_token(self, expires_in: int | None = None) -> tuple[str, str]:

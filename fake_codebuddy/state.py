@@ -185,12 +185,14 @@ class Account:
 
 @dataclass(frozen=True)
 class KeyLimit:
-    """A key over its frequency limit until ``reset`` (aware, UTC+8), for every model or only ``model``; 6004's
-    message in ``lang`` ("zh" or "en")."""
+    """A key over its frequency limit until ``reset`` (aware, UTC+8), for every model or only ``model``: 6004 with
+    its message in ``lang`` ("zh" or "en") naming the reset, or another ``code`` (a window or quota code) with an
+    ``x-ratelimit-reset`` header naming it."""
 
     reset: datetime.datetime
     model: str | None = None
     lang: str = "zh"
+    code: int = 6004
 
     def holds(self, model: Any, now: datetime.datetime) -> bool:
         return now < self.reset and (self.model is None or self.model == model)

@@ -61,9 +61,10 @@ EXIT_CODES: tuple[ExitCode, ...] = (
     ExitCode(
         EXIT_FAILURE,
         "other failure",
-        "the gateway rejected the request as invalid (e.g. 11101, 11102, 11135; a deprecated or unsupported model, "
-        "11141, 11103), refused it by its content checks (11128, the soft block) or as longer than the model's "
-        "window (11115, 4028), an HTTP 500, an answer of an unexpected shape, or a bug",
+        "the gateway rejected the request as invalid (e.g. 11101, 11102, 11125, 11133, 11135; an unsupported model, "
+        "11103), refused it by its content checks or risk control (11128, 11140-11142, 17271-17276, the soft block, "
+        "a moderation refusal) or as longer than the model's window (11115, 4028), an HTTP 500, an answer of an "
+        "unexpected shape, or a bug",
     ),
     ExitCode(EXIT_USAGE, "usage error", "a bad command line: an unknown option or value, no prompt, a bad --api-base"),
     ExitCode(
@@ -74,19 +75,20 @@ EXIT_CODES: tuple[ExitCode, ...] = (
     ExitCode(
         EXIT_AUTH,
         "authentication or permission refused",
-        "HTTP 401/403, 11140 (risk control), 14015, 12153, a refused login; "
-        "14017, 11212, 11216 (the account has no usable plan)",
+        "HTTP 401/403, 12153, 12403, a refused login; "
+        "14015-14017, 11212, 11216 (the account has no usable plan: an expired licence, not activated)",
     ),
     ExitCode(
         EXIT_RATE_LIMIT,
         "rate limited or out of credits",
-        "HTTP 429, 6000-6008 (6004: frequency limit), the model's provider rate-limiting requests, 14018, 11114, "
-        "1005 and the other out-of-credit codes, 14003",
+        "HTTP 429, 6000-6008 (per second, minute, hour and day limits; 6004: frequency limit), the model's provider "
+        "rate-limiting requests, 14001, 14012-14014, 14018, 14019, 11114, 1005 (quota or credits exhausted), 14003, "
+        "14002 and 10105 (conversation limits), 15001",
     ),
     ExitCode(
         EXIT_NETWORK,
         "network, timeout or service unavailable",
-        "cannot connect, a timeout, CodeBuddy temporarily unavailable (HTTP 502/503/504, 11134)",
+        "cannot connect, a timeout, CodeBuddy temporarily unavailable (HTTP 502/503/504, 11134, 3003)",
     ),
     ExitCode(EXIT_LOGIN, "login not completed in time", "the wait timed out (--timeout) or the login request expired"),
     ExitCode(EXIT_INTERRUPTED, "interrupted", "Ctrl-C"),

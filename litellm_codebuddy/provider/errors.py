@@ -23,7 +23,9 @@ rewrites a prompt to get past a check and never retries a refused request itself
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import email.utils
 import json
 import math
 import re
@@ -60,6 +62,14 @@ __all__ = [
 
 #: beyond its HTTP status, the LiteLLM class an answer becomes: the Router's fallback lists key on these
 Kind = Literal["content_policy", "context_window"]
+#: the gateway's ``retry_policy`` in an error body: ``{"retry": false}`` forbids any retry and fallback, any other
+#: object asks for retries
+RetryPolicy = Literal["forbid", "force"]
+#: what kind of limit a 429 is, which decides its ``Retry-After`` when the gateway sends none (:func:`retry_after_for`):
+#: ``transient`` a per-second or per-minute limit the official client retries (a short figure); ``hour`` / ``day`` a
+#: window the official client never retries (the seconds until the window ends); ``quota`` exhausted credits or
+#: usage (the seconds until the named reset, else :data:`QUOTA_PARK`)
+Limit = Literal["transient", "hour", "day", "quota"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,9 @@ class Code:
     """What one business code means: the HTTP status the caller gets, plain words, and what to do about it.
 
     ``kind`` picks ``ContentPolicyViolationError`` or ``ContextWindowExceededError`` (both status 400) instead of
-    the status's own class. ``when`` holds more specific entries for messages containing a text (lower case):
-    the first that matches is the code's meaning for that answer (11140 is a rate limit when it says so).
+    the status's own class; ``limit`` says how long a 429 keeps its key aside (:data:`Limit`). ``when`` holds more
+    specific entries for messages containing a text (lower case): the first that matches is the code's meaning for
+    that answer (11140 is a rate limit when it says so).
     """
 
     status: int
@@ -76,23 +87,48 @@ class Code:
     hint: str | None = None
     kind: Kind | None = None
     when: tuple[tuple[str, Code], ...] = ()
+    limit: Limit | None = None
 
     def for_text(self, text: str) -> Code:
         low = text.lower()
         return next((entry for needle, entry in self.when if needle in low), self)
 
 
-_PLAN = "check your plan and credits at https://www.codebuddy.ai, or wait for them to renew"
-_RATE = (
-    "wait until the reset time in the message (UTC+8), or use another model or key; a LiteLLM Router keeps this "
-    "deployment aside until then (Retry-After) and sends the requests to the other deployments of its group"
+_PARKED = (
+    "a LiteLLM Router keeps this key (its deployment) aside until then (Retry-After) and sends the requests to the "
+    "other deployments of its group"
+)
+_RATE = f"wait until the reset time in the message (UTC+8), or use another model or key; {_PARKED}"
+_WINDOW = (
+    f"wait for the window to end (or the reset time the message names, UTC+8), or use another model or key; {_PARKED}"
+)
+_TRANSIENT = (
+    "a short limit: retry in a moment (LiteLLM's num_retries and a Router retry by themselves, after the short "
+    "Retry-After), or spread the requests over more keys"
 )
 _NO_PLAN = (
     "the account has no usable plan, so retrying will not help: activate the trial or renew the plan at "
     "https://www.codebuddy.ai, or use another account's key"
 )
-_OUT_OF_CREDITS = "top up credits or wait for your plan to renew (https://www.codebuddy.ai), or use another key"
+_OUT_OF_CREDITS = (
+    "top up credits or wait for your plan to renew (https://www.codebuddy.ai), or use another key; a LiteLLM Router "
+    "keeps this key aside (Retry-After: the named reset, else an hour) and sends the requests to the other keys of "
+    "its group"
+)
+_CONVERSATION = (
+    "start a new conversation (a new session of the agent), or use another key; a LiteLLM Router cools this key "
+    "down for its cooldown time and uses the other keys of its group"
+)
 _NEW_KEY = f"create a new key at {KEYS_URL}, or run `litellm-codebuddy login` again"
+_REFUSED_HINT = (
+    "the request was refused, not the key: nothing is cooled down and a content-policy fallback (Router or proxy "
+    "`content_policy_fallbacks`) answers it from another model; rephrase the request, or check your account at "
+    "https://www.codebuddy.ai if it persists (contact CodeBuddy support)"
+)
+_IMAGE_HINT = (
+    "check the image parts: a `data:` URL with a supported image type (PNG, JPEG, WebP; not every model takes GIF) "
+    "and valid base64, or a reachable URL, sent to a model with vision"
+)
 
 #: the content-safety soft block: the gateway's whole answer when its input check objects (HTTP 200 stream, or
 #: HTTP 400 ``{"error":{"message": <this>}}``). An English rendering is not confirmed: see :func:`is_soft_block`.
@@ -109,6 +145,16 @@ SOFT_BLOCK = Code(
     kind="content_policy",
 )
 
+#: a moderation refusal without a business code, known by its words (the JSON-RPC envelope ``{"code": -32603,
+#: "data": {"code": 0, "message": "内容未通过安全审核，请调整后重试。"}}`` under HTTP 400 or 500)
+MODERATION = Code(
+    400,
+    "the gateway's content review refused the request (moderation: the content did not pass the safety review)",
+    _REFUSED_HINT,
+    kind="content_policy",
+)
+_MODERATION_WORDS = ("未通过安全审核", "did not pass the safety review", "content moderation")
+
 #: an error without a known code whose words say the prompt is too long (e.g. "input length too long")
 TOO_LONG = Code(
     400,
@@ -117,6 +163,11 @@ TOO_LONG = Code(
     "(Claude Code compacts it by itself on this error)",
     kind="context_window",
 )
+
+#: an error without a known code whose words say the account's quota or credits are exhausted (the official client's
+#: list: "quota exhausted", "insufficient credits", "credits exhausted", "额度已用尽", "额度不足")
+QUOTA = Code(429, "the account's quota or credits are exhausted", _OUT_OF_CREDITS, limit="quota")
+_QUOTA_WORDS = ("quota exhausted", "insufficient credits", "credits exhausted", "额度已用尽", "额度不足")
 
 _CHANNEL = Code(
     400,
@@ -129,15 +180,70 @@ _CHANNEL = Code(
     kind="content_policy",
 )
 
+_REFUSAL = Code(
+    400,
+    "refused by CodeBuddy's risk control or content review (one of the refusal codes 11140-11142 and 17271-17276, "
+    "which the official client tells apart from a login problem)",
+    _REFUSED_HINT,
+    kind="content_policy",
+)
+_BUSY = Code(
+    429,
+    "the model's provider is rate-limiting requests",
+    "retry later or use another model; a LiteLLM Router cools this deployment down and uses the others of its group",
+    limit="transient",
+)
+_QUOTA_CODE = Code(429, "the account's usage limit or credits are exhausted", _OUT_OF_CREDITS, limit="quota")
+
+
+def _window(span: str, what: str, limit: Limit | None) -> Code:
+    """A 6001-6008 limit: ``what`` (tokens or requests) per ``span``."""
+    if limit == "transient":
+        return Code(429, f"rate limit: too many {what} per {span} for this account and model", _TRANSIENT, limit=limit)
+    return Code(
+        429,
+        f"rate limit: the account's {what} per {span} for this model are used up; it resets when the {span} ends "
+        "(or at the time the message names, UTC+8)",
+        _WINDOW,
+        limit=limit,
+    )
+
+
 #: business code -> its meaning (one table: the provider's messages and the command line's advice). The status is
-#: what LiteLLM's machinery should do with it: 400 not retried, 401/403 the key or account, 404 the model (a Router
-#: moves on to its fallbacks), 429 a limit (a Router cools the deployment down and uses the others), 503 retried.
+#: what LiteLLM's machinery should do with it: 400 not retried and never cooling a deployment (refusals are
+#: ``ContentPolicyViolationError``), 401/403 the key or account, 404 the model (a Router moves on to its fallbacks),
+#: 429 a limit (a Router cools the deployment down for the ``Retry-After`` and uses the others), 503 retried. The
+#: codes are the official client's (CodeBuddy Code 2.163) and the field reports'.
 CODES: dict[int, Code] = {
+    # 3003: reported for internal agent models: the model's service is down for now
+    3003: Code(
+        503,
+        "the model service is unavailable for now",
+        "retry later or pick another model (a Router with fallbacks moves on by itself)",
+    ),
+    6000: Code(429, "rate limit reached for this account and model", _RATE),
+    6001: _window("second", "tokens", "transient"),
+    6002: _window("minute", "tokens", "transient"),
+    6003: _window("hour", "tokens", "hour"),
+    6004: Code(
+        429,
+        "frequency limit reached: the account's tokens per day for this model are used up (a per-account, "
+        "per-model cap); it resets at the time named in the message (UTC+8)",
+        _RATE,
+        limit="day",
+    ),
+    6005: _window("second", "requests", "transient"),
+    6006: _window("minute", "requests", "transient"),
+    6007: _window("hour", "requests", "hour"),
+    6008: _window("day", "requests", "day"),
+    # 10105 / 14002: a limit on conversations, not on the key's quota: 429 with the Router's own cooldown
+    10105: Code(429, "the conversation limit of this account is exceeded", _CONVERSATION),
     11101: Code(
         400,
-        "the gateway rejected the request as invalid (missing system message, non-stream request, "
-        "or an unsupported parameter shape such as an object tool_choice)",
-        "this provider normally shapes requests so this does not happen: please report it with the requestId",
+        "the gateway rejected the request as invalid (its words below say what it objected to)",
+        "read the gateway's words in the message: this provider shapes requests as the gateway expects, so a part "
+        "or parameter the gateway cannot take (a document or file part, an unusual parameter) is the usual cause; "
+        "if the request looks right, please report it with the requestId",
     ),
     11102: Code(
         400,
@@ -145,7 +251,7 @@ CODES: dict[int, Code] = {
         "check the model id; `litellm-codebuddy models --live` lists the ids your account offers",
     ),
     # 11103: the id is known but its backend cannot serve this client: a problem of the model, not of the request,
-    # so 404 like a deprecated model (a Router with fallbacks moves on to the next model)
+    # so 404 like a model that is gone (a Router with fallbacks moves on to the next model)
     11103: Code(
         404,
         "the backend of this model is not supported for this account or client",
@@ -154,78 +260,80 @@ CODES: dict[int, Code] = {
     ),
     # 11114: reported under HTTP 400, but it is the account's credits, not the request: 429 like 14018, so a Router
     # sets this key aside and uses the other keys of the group
-    11114: Code(429, "the account's credits are exhausted", _OUT_OF_CREDITS),
+    11114: Code(429, "the account's credits are exhausted", _OUT_OF_CREDITS, limit="quota"),
     # 11115 (and 4028 on some models): the conversation does not fit; ContextWindowExceededError so
     # context_window_fallbacks work
     **{c: TOO_LONG for c in (11115, 4028)},
+    11125: Code(400, "an image (or GIF) in the request was rejected", _IMAGE_HINT),
     # 11128: first message not system, or fixed phrases of other clients in system/assistant text: a refusal of the
-    # content, model- and key-independent, so content_policy_fallbacks (to another provider) are the way out
+    # content, model- and key-independent, so content_policy_fallbacks (to another provider) are the way out; also
+    # under HTTP 500 (a 400 here, so no Router cools a deployment for it)
     11128: _CHANNEL,
-    11133: Code(400, "invalid message sequence or parameter (for example two consecutive assistant messages)"),
+    # 11133: a bad message sequence or parameter, and also an image sent to a model without vision
+    11133: Code(
+        400,
+        "invalid message sequence or parameter (for example two consecutive assistant messages)",
+        when=(
+            (
+                "image",
+                Code(400, "an image in the request was rejected (e.g. sent to a model without vision)", _IMAGE_HINT),
+            ),
+        ),
+    ),
     11134: Code(
         503,
         "the model's upstream provider is temporarily unavailable; retry later",
         "the model's upstream is down for now: retry later or pick another model",
     ),
     # 11135: the request's image data cannot be read: the caller's input, 400 (not retried)
-    11135: Code(
-        400,
-        "an image in the request is not valid image data",
-        "check the image parts: a `data:` URL with a supported image type and valid base64, or a reachable URL",
-    ),
-    # 11140: 403 (an account or device flag, or "The content did not pass the safety review."), except when it
-    # says the model provider is rate-limiting (seen under HTTP 200): then a 429 like any rate limit
-    11140: Code(
-        403,
-        "refused by CodeBuddy's account risk control or content safety check",
-        "CodeBuddy's risk control or content check refused it: rephrase the request, or check your account at "
-        "https://www.codebuddy.ai (contact CodeBuddy support if it persists)",
-        when=(
-            (
-                "rate-limiting",
-                Code(
-                    429,
-                    "the model's provider is rate-limiting requests",
-                    "retry later or use another model; a LiteLLM Router cools this deployment down and uses the "
-                    "others of its group",
-                ),
-            ),
-        ),
-    ),
+    11135: Code(400, "an image in the request is not valid image data", _IMAGE_HINT),
+    # 11140-11142, 17271-17276: refusals (the official client's set that must not trigger a new login): a refusal is
+    # about the request, not the key, so ContentPolicyViolationError (400): no Router cools a deployment for it and
+    # content_policy_fallbacks answer it; 11140 saying the model provider is rate-limiting is a 429 (seen under 200)
+    11140: dataclasses.replace(_REFUSAL, when=(("rate-limiting", _BUSY),)),
+    **{c: _REFUSAL for c in (11141, 11142, *range(17271, 17277))},
     11148: Code(400, "broken tool-call sequence: a tool result does not answer a preceding assistant tool call"),
     11150: Code(400, "this reasoning_effort value is not supported by the model"),
     11151: Code(400, "a message has empty content (or an assistant message carries reasoning)"),
-    11141: Code(
-        404,
-        "this model is deprecated and no longer served",
-        "pick another model; `litellm-codebuddy models --live` lists the ids your account offers (a Router with "
-        "fallbacks moves on by itself)",
-    ),
     # 12153: the session behind the key or login is gone: the credential, 401
     12153: Code(401, "the session of this key or login was not found (expired or signed out)", _NEW_KEY),
+    # 12403: seen on /v3/config for a User-Agent the gateway cannot parse: the client, not the key
+    12403: Code(
+        403,
+        "the gateway refused this client (seen on /v3/config for a User-Agent it cannot parse)",
+        "model discovery falls back to the built-in catalog; if chat requests get it too, please report it with "
+        "the requestId",
+    ),
+    14001: _QUOTA_CODE,
+    14002: Code(429, "too many chats in this conversation", _CONVERSATION),
+    14003: Code(
+        429,
+        "the model is temporarily rate-limited for this account; retry in a moment",
+        _TRANSIENT,
+        limit="transient",
+    ),
+    **{
+        c: Code(429, "the enterprise's or Tencent's usage limit is exhausted", _OUT_OF_CREDITS, limit="quota")
+        for c in (14012, 14013, 14014)
+    },
+    # 14015: an expired plan licence (the official client: a plan problem, not a login problem): 403 like the other
+    # no-plan codes, so a Router tries another key for the request and cools nothing
+    14015: Code(403, "the account's plan licence has expired: it has no usable plan", _NO_PLAN),
+    14016: Code(403, "the enterprise account has not been activated: it has no usable plan", _NO_PLAN),
     14017: Code(403, "the account's trial has not been activated: it has no usable plan", _NO_PLAN),
+    14018: Code(
+        429, "the account is out of credits: top up or wait for the plan to renew", _OUT_OF_CREDITS, limit="quota"
+    ),
+    14019: Code(429, "the account has no token budget left", _OUT_OF_CREDITS, limit="quota"),
     **{
         c: Code(403, "the account's license or trial has expired: it has no usable plan", _NO_PLAN)
         for c in (11212, 11216)
     },
-    14015: Code(401, "the login has expired: create a new key or log in again", _NEW_KEY),
-    14018: Code(429, "the account is out of credits: top up or wait for the plan to renew", _OUT_OF_CREDITS),
-    14003: Code(429, "the model is temporarily limited for this account; retry later", _PLAN),
+    # 15001: web search's own rate limit
+    15001: Code(429, "the web search rate limit is reached", "retry in a while, or leave web search out"),
     # 1005: the plan's allowance is used up: like the other out-of-credit codes, 429
-    **{
-        c: Code(429, "credits or plan exhausted for this account", _PLAN)
-        for c in (1005, 14001, 14002, 14012, 14013, 14014, 14019)
-    },
-    **{
-        c: Code(429, "rate limit reached for this account and model; see the reset time in the message", _RATE)
-        for c in range(6000, 6009)
-    },
+    1005: Code(429, "credits or plan exhausted for this account", _OUT_OF_CREDITS, limit="quota"),
 }
-CODES[6004] = Code(
-    429,
-    "frequency limit reached (a per-account, per-model cap); it resets at the time named in the message (UTC+8)",
-    _RATE,
-)
 
 
 @dataclass(frozen=True)
@@ -234,8 +342,10 @@ class Upstream:
 
     ``http_status`` is the status the gateway answered with (200 for an error inside a stream), ``status`` the one
     the caller gets; ``code`` the business code (None when the body had none); ``text`` the gateway's own words,
-    redacted; ``display`` its ``displayMsg.en``; ``retry_after`` the seconds until the reset the message names (a
-    rate limit); ``known`` the entry that explains it (:data:`CODES`, :data:`SOFT_BLOCK`, :data:`TOO_LONG`), if any.
+    redacted; ``display`` its ``displayMsg.en``; ``retry_after`` the ``Retry-After`` this package added to a 429 (the
+    seconds until the named or known reset, or a short figure for a transient limit; None when the gateway sent its
+    own or none applies); ``known`` the entry that explains it (:data:`CODES`, :data:`SOFT_BLOCK`, :data:`TOO_LONG`,
+    :data:`MODERATION`, :data:`QUOTA`), if any; ``retry_policy`` what the body's ``retry_policy`` said.
     """
 
     http_status: int
@@ -246,6 +356,7 @@ class Upstream:
     display: str | None = None
     retry_after: int | None = None
     known: Code | None = None
+    retry_policy: RetryPolicy | None = None
 
 
 def upstream_of(exc: BaseException) -> Upstream | None:
@@ -337,6 +448,83 @@ def reset_delay(text: str, now: datetime.datetime | None = None) -> int | None:
     return max(1, math.ceil((when - now).total_seconds()))
 
 
+#: a transient limit's ``Retry-After`` when the gateway sends none (seconds): the official client was seen retrying
+#: 6001 after the gateway's ``Retry-After: 2``
+TRANSIENT_RETRY_AFTER = 2
+#: how long exhausted quota keeps its key aside when no reset is named (seconds): the plan's renewal is not known,
+#: so the key is tried again after an hour (and parked again if still exhausted)
+QUOTA_PARK = 3600
+#: the reset headers the official client reads (epoch seconds or a date)
+_RESET_HEADERS = ("x-ratelimit-reset", "anthropic-ratelimit-unified-reset")
+
+
+def header_reset_delay(headers: dict[str, str], now: datetime.datetime | None = None) -> int | None:
+    """Seconds until the reset an ``x-ratelimit-reset`` (or ``anthropic-ratelimit-unified-reset``) header names,
+    never below 1: epoch seconds (or milliseconds), a delay in seconds (a number below 10^9), an HTTP date or an
+    ISO 8601 time (without a zone: UTC+8, the gateway's); None without such a header or for one that cannot be
+    read."""
+    raw = next((v for k, v in headers.items() if k.lower() in _RESET_HEADERS and str(v).strip()), None)
+    if raw is None:
+        return None
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    value = str(raw).strip()
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None:
+        if not math.isfinite(number) or number < 0:
+            return None
+        if number < 1e9:  # a delay, not a time
+            return max(1, math.ceil(number))
+        epoch = number / 1000 if number >= 1e12 else number
+        return max(1, math.ceil(epoch - now.timestamp()))
+    when: datetime.datetime | None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_UTC8)
+    return max(1, math.ceil((when - now).total_seconds()))
+
+
+def window_end_delay(limit: Limit, now: datetime.datetime | None = None) -> int:
+    """Seconds until the window of an ``hour`` or ``day`` limit ends: the next full hour, or midnight UTC+8 (the
+    gateway's day); never below 1."""
+    now = (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(_UTC8)
+    if limit == "hour":
+        end = now.replace(minute=0, second=0, microsecond=0) + datetime.timedelta(hours=1)
+    else:
+        end = now.replace(hour=0, minute=0, second=0, microsecond=0) + datetime.timedelta(days=1)
+    return max(1, math.ceil((end - now).total_seconds()))
+
+
+def retry_after_for(
+    known: Code | None, text: str, headers: dict[str, str], now: datetime.datetime | None = None
+) -> int | None:
+    """The ``Retry-After`` (seconds) this package adds to a 429 whose gateway sent none: the reset an
+    ``x-ratelimit-reset`` header names, else the reset time the message names (6004's UTC+8 time), else by the
+    limit's kind: a short figure for a transient limit, the end of the window for an hour or day limit, an hour
+    for exhausted quota; None when nothing is known (a Router then uses its own cooldown time)."""
+    named = header_reset_delay(headers, now)
+    if named is None:
+        named = reset_delay(text, now)
+    if named is not None:
+        return named
+    limit = known.limit if known is not None else None
+    if limit == "transient":
+        return TRANSIENT_RETRY_AFTER
+    if limit in ("hour", "day"):
+        return window_end_delay(limit, now)
+    if limit == "quota":
+        return QUOTA_PARK
+    return None
+
+
 # ---------------------------------------------------------------- building the exceptions
 
 
@@ -354,7 +542,7 @@ _STATUS_WORDS = {
     504: "CodeBuddy's gateway timed out",
 }
 
-_SAFE_HEADERS = ("retry-after", "content-type", "x-request-id")
+_SAFE_HEADERS = ("retry-after", "content-type", "x-request-id", *_RESET_HEADERS)
 #: OpenAI's error code for each kind
 _KIND_CODES: dict[str, str] = {
     "content_policy": "content_policy_violation",
@@ -437,7 +625,7 @@ def _exception(
 
 @dataclass(frozen=True)
 class _Said:
-    """What a flat or nested CodeBuddy error body says."""
+    """What a CodeBuddy error body says, in any of the forms the official client reads."""
 
     code: int | None
     msg: str
@@ -445,52 +633,103 @@ class _Said:
     nested_status: int | None
     display: str | None
     ext_code: str | None
+    retry_policy: RetryPolicy | None = None
+
+
+def _obj(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _words(*places: dict[str, Any] | None, keys: tuple[str, ...] = ("msg", "message")) -> str:
+    for place in places:
+        for key in keys:
+            value = place.get(key) if place is not None else None
+            if isinstance(value, str) and value:
+                return value
+    return ""
+
+
+def _retry_policy(*places: dict[str, Any] | None) -> RetryPolicy | None:
+    """``retry_policy`` at the top level, under ``data``, ``error`` or ``error.data``: ``{"retry": false}`` forbids
+    retries, any other object asks for them."""
+    for place in places:
+        policy = place.get("retry_policy") if place is not None else None
+        if isinstance(policy, dict):
+            return "forbid" if policy.get("retry") is False else "force"
+    return None
 
 
 def _read_body(body: dict[str, Any]) -> _Said:
-    code = body.get("code")
-    msg = body.get("msg") or body.get("message") or ""
-    request_id = body.get("requestId") or body.get("request_id")
-    display = body.get("displayMsg")
-    nested_status: int | None = None
-    err = body.get("error")
-    if isinstance(err, dict):
-        data = err.get("data")
-        if isinstance(data, dict) and data.get("code") is not None:
-            code = data.get("code")
-            msg = data.get("msg") or data.get("message") or err.get("message") or msg
-            nested_status = data.get("statusCode") if isinstance(data.get("statusCode"), int) else None
-        else:
-            code = err.get("code", code)
-            msg = err.get("message") or err.get("msg") or msg
-        request_id = request_id or err.get("requestId")
-        display = display or err.get("displayMsg")
-    elif isinstance(err, str):
-        msg = err
-    ext = body.get("extError")
-    ext_code = None
-    if isinstance(ext, dict):
-        if ext.get("param"):
-            msg = f"{msg} (parameter: {ext['param']})"
-        ext_code = str(ext["code"]) if ext.get("code") is not None else None
-    try:
-        code_int = int(code) if code is not None else None
-    except (TypeError, ValueError):
-        code_int = None
+    """The forms the official client parses, innermost first: ``{"error": {"data": {"code", "msg"}}}``, ``{"data":
+    {"code", "msg"}}`` (also the JSON-RPC envelope ``{"code": -32603, "data": {...}}``), ``{"code", "msg",
+    "extError"}`` (code, else ``extError.StatusCode``; message ``extError.message``, else ``msg``), ``{"error":
+    {"message"}}``. A code of 0 or below (JSON-RPC's own, or "none") is not a business code: the next one is used."""
+    err = _obj(body.get("error"))
+    err_data = _obj(err.get("data")) if err is not None else None
+    data = _obj(body.get("data"))
+    ext = _obj(body.get("extError"))
+    places = (err_data, data, body, err)
+    codes = [
+        _int(err_data.get("code")) if err_data else None,
+        _int(data.get("code")) if data else None,
+        _int(body.get("code")),
+        _int(ext.get("StatusCode")) if ext else None,
+        _int(err.get("code")) if err else None,
+    ]
+    code = next((c for c in codes if c is not None and c > 0), None)
+    if code is None:  # no business code: keep a JSON-RPC code for the message
+        code = next((c for c in codes if c is not None and c != 0), None)
+    msg = _words(err_data, data, ext, keys=("msg", "message")) or _words(body, err)
+    if not msg and isinstance(body.get("error"), str):
+        msg = body["error"]
+    if ext is not None and ext.get("param"):
+        msg = f"{msg} (parameter: {ext['param']})"
+    nested_status = next(
+        (s for s in (_int(p.get("statusCode")) for p in (err_data, data) if p is not None) if s is not None), None
+    )
+    request_id = next(
+        (r for p in (body, err, data, err_data) if p for r in (p.get("requestId"), p.get("request_id")) if r),
+        None,
+    )
+    display = next((d for p in (body, err, data, err_data) if p is not None for d in (p.get("displayMsg"),) if d), None)
     english = display.get("en") if isinstance(display, dict) else None
-    return _Said(code_int, str(msg), request_id, nested_status, english if isinstance(english, str) else None, ext_code)
+    ext_code = str(ext["code"]) if ext is not None and ext.get("code") is not None else None
+    return _Said(
+        code,
+        str(msg),
+        str(request_id) if request_id is not None else None,
+        nested_status,
+        english if isinstance(english, str) else None,
+        ext_code,
+        _retry_policy(*places),
+    )
 
 
 def entry_for(code: int | None, text: str, ext_code: str | None = None) -> Code | None:
     """The entry explaining an error: the soft block's notice wins, then the code (matched exactly, with its
-    text-specific variants), then words saying the prompt is too long; None when nothing is known."""
+    text-specific variants), then words saying the prompt is too long, the content review refused it, or the quota
+    is exhausted; None when nothing is known."""
     if SOFT_BLOCK_NOTICE in text:
         return SOFT_BLOCK
     known = CODES.get(code) if code is not None else None
     if known is not None:
         return known.for_text(text)
+    low = text.lower()
     if ext_code == "context_length_exceeded" or _TOO_LONG_WORDS.search(text):
         return TOO_LONG
+    if any(words in low for words in _MODERATION_WORDS):
+        return MODERATION
+    if any(words in low for words in _QUOTA_WORDS):
+        return QUOTA
     return None
 
 
@@ -513,6 +752,15 @@ def is_error_body(body: Any) -> bool:
     return code not in (None, 0, "0") and ("msg" in body or "message" in body)
 
 
+def _with_policy(status: int, kind: Kind | None, policy: RetryPolicy | None) -> tuple[int, Kind | None]:
+    """The status (and kind) the caller gets under a ``retry_policy`` asking for retries: an error LiteLLM would
+    not retry (``litellm.should_retry`` is false for its status, or a refusal's class) becomes a 503, which the
+    SDK's ``num_retries`` and a Router retry."""
+    if policy == "force" and (kind is not None or not litellm.should_retry(status)):
+        return 503, None
+    return status, kind
+
+
 def error_from_body(
     body: dict[str, Any],
     http_status: int,
@@ -521,13 +769,15 @@ def error_from_body(
     *,
     secrets: tuple[str | None, ...] = (),
     now: datetime.datetime | None = None,
+    note: str = "",
 ) -> Exception:
+    """The exception for a CodeBuddy error body (``note``: a sentence added to its message)."""
     said = _read_body(body)
     code = said.code
     msg = redact(said.msg, *secrets)
     known = entry_for(code, msg, said.ext_code)
     parts: list[str] = []
-    if known is not None and known.kind == "context_window":
+    if known is not None and known.kind == "context_window" and said.retry_policy != "force":
         parts.append(f"{_too_long_headline(msg)}.")
     parts.append("CodeBuddy")
     if known is not None:
@@ -541,21 +791,27 @@ def error_from_body(
             parts.append(f"{meaning}.")
     if msg:
         parts.append(f"Upstream said: {msg!r}.")
-    retry_after = reset_delay(msg, now) if status in (402, 429) else None
+    status, kind = _with_policy(status, known.kind if known is not None else None, said.retry_policy)
     headers = dict(headers or {})
-    if retry_after is not None:
-        if any(k.lower() == "retry-after" for k in headers):  # the gateway's own header wins
-            retry_after = None
-        else:
+    retry_after = None
+    if status in (402, 429) and not any(k.lower() == "retry-after" for k in headers):  # the gateway's own wins
+        retry_after = retry_after_for(known, msg, headers, now)
+        if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
             parts.append(f"Retry-After: {retry_after}s.")
+    if said.retry_policy == "forbid":
+        parts.append("The gateway's retry_policy forbids retrying this request (and any fallback).")
+    elif said.retry_policy == "force":
+        parts.append("The gateway's retry_policy asks for a retry.")
+    if note:
+        parts.append(note)
     request_id = redact(str(said.request_id), *secrets) if said.request_id else None
     if request_id:
         parts.append(f"requestId={request_id}.")
     message = redact(" ".join(parts), *secrets)
     display = redact(said.display, *secrets) if said.display else None
-    upstream = Upstream(http_status, status, code, msg, request_id, display, retry_after, known)
-    return status_error(
+    upstream = Upstream(http_status, status, code, msg, request_id, display, retry_after, known, said.retry_policy)
+    exc = status_error(
         status,
         message,
         model,
@@ -563,21 +819,33 @@ def error_from_body(
         redact(json.dumps(body), *secrets).encode(),
         upstream=upstream,
         secrets=secrets,
-        kind=known.kind if known is not None else None,
+        kind=kind,
     )
+    if said.retry_policy == "forbid":
+        # a Router takes an exception's ``num_retries`` as the request's (when the call itself sets none), so no
+        # deployment of the group is asked again; see docs/errors.md for what LiteLLM still does
+        exc.num_retries = 0  # type: ignore[attr-defined]
+    return exc
 
 
 def error_from_response(
-    status: int, headers: dict[str, str], content: bytes, model: str, *, secrets: tuple[str | None, ...] = ()
+    status: int,
+    headers: dict[str, str],
+    content: bytes,
+    model: str,
+    *,
+    secrets: tuple[str | None, ...] = (),
+    note: str = "",
 ) -> Exception:
-    """The exception for a non-streaming error answer: JSON bodies by their code, anything else by status."""
+    """The exception for a non-streaming error answer: JSON bodies by their code, anything else by status
+    (``note``: a sentence added to a JSON body's message)."""
     text = content.decode("utf-8", "replace")
     try:
         body = json.loads(text) if text.strip() else None
     except ValueError:
         body = None
     if isinstance(body, dict) and (is_error_body(body) or status >= 400):
-        return error_from_body(body, status, model, headers, secrets=secrets)
+        return error_from_body(body, status, model, headers, secrets=secrets, note=note)
     if 300 <= status < 400:
         location = next((v for k, v in headers.items() if k.lower() == "location"), "") or "(no Location header)"
         message = (

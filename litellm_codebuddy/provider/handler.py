@@ -24,7 +24,8 @@ from ..account.credentials import direct_key, resolve_key
 from ..endpoint import PROVIDER, credit_cost, redact_headers
 from .call import Call
 from .coalesce import async_source, sync_source
-from .errors import error_from_response, routed_refusal, transport_error, undecodable_stream
+from .errors import error_from_response, routed_refusal, transport_error, undecodable_stream, upstream_of
+from .forbid import Answer, Forbidden
 from .promptcount import PromptCounter
 from .pump import Pump
 from .request import PreparedRequest, prepare_request
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 _STREAM_FAILURES = (httpx.HTTPError, SSEDecodeError)
 PROMPTS = PromptCounter()
 """The local prompt count shared by every call of this process (bounded; holds digests and counts only)."""
+FORBIDDEN = Forbidden()
+"""The requests the gateway forbade retrying, shared by every call of this process (bounded; digests only)."""
 
 
 class _Exchange:
@@ -95,7 +98,22 @@ class _Exchange:
                 body = None
             if isinstance(body, dict) and body.get("choices"):
                 return state.feed([content.decode("utf-8")]) + state.close()
-        raise error_from_response(resp.status_code, dict(resp.headers), content, prep.model, secrets=(prep.api_key,))
+        exc = error_from_response(resp.status_code, dict(resp.headers), content, prep.model, secrets=(prep.api_key,))
+        said = upstream_of(exc)
+        if said is not None and said.retry_policy == "forbid":
+            answer = Answer(resp.status_code, dict(resp.headers), content)
+            FORBIDDEN.remember(prep.api_key, prep.body["messages"], answer)
+        raise exc
+
+    def forbidden(self) -> None:
+        """Raise the remembered answer when the gateway forbade sending these messages on this key again."""
+        prep = self.prep
+        answer = FORBIDDEN.answer_for(prep.api_key, prep.body["messages"])
+        if answer is not None:
+            note = "Not sent again: the gateway's retry_policy forbade retrying it (docs/gateway.md#retry-policy)."
+            raise error_from_response(
+                answer.status, answer.headers, answer.content, prep.model, secrets=(prep.api_key,), note=note
+            )
 
     def response(self) -> ModelResponse:
         return self.state.build_response(self.call.model_response or ModelResponse())
@@ -149,6 +167,7 @@ class CodeBuddyLLM(CustomLLM):
 
     def _open_sync(self, call: Call, *, accumulate: bool) -> tuple[_Exchange, httpx.Response]:
         ex = _Exchange(call, resolve_key(call.api_key, call.model), accumulate=accumulate)
+        ex.forbidden()
         http = self.clients.sync(call.client, call.verify)
         try:
             return ex, http.send(ex.request(http), stream=True, follow_redirects=False)
@@ -201,6 +220,7 @@ class CodeBuddyLLM(CustomLLM):
         else:  # the stored login: a file lock, file and maybe network I/O, never on the event loop
             key = await asyncio.to_thread(resolve_key, call.api_key, call.model)
         ex = _Exchange(call, key, accumulate=accumulate)
+        ex.forbidden()
         http = await self.clients.async_(call.client, call.verify, windowed=bool(call.coalesce))
         try:
             return ex, await http.send(ex.request(http), stream=True, follow_redirects=False)

@@ -21,6 +21,10 @@ held back; the first event that cannot be the notice releases it, in the same ch
 whole content was the notice (or it was empty and finished with ``content_filter``), ``ContentPolicyViolationError``
 is raised before anything was handed on, so the proxy answers with the status and a Router's content-policy
 fallbacks run. A ``content_filter`` finish after real content is passed on as it is.
+
+A failed finish is never an answer: ``finish_reason: "error"`` (with or without output) or ``length`` with nothing
+produced raises ``ServiceUnavailableError`` (503, retried by LiteLLM), after the content that arrived with it was
+handed on (docs/gateway.md#empty-stream).
 """
 
 from __future__ import annotations
@@ -40,7 +44,15 @@ from litellm.types.utils import (
 )
 
 from ..endpoint import PROVIDER, redact
-from .errors import error_from_body, is_error_body, is_soft_block, may_be_soft_block, soft_block_error
+from .errors import (
+    Upstream,
+    error_from_body,
+    is_error_body,
+    is_soft_block,
+    may_be_soft_block,
+    soft_block_error,
+    status_error,
+)
 
 __all__ = ["StreamState", "credits_cost", "normalise_usage"]
 
@@ -265,9 +277,40 @@ class StreamState:
         if text or thinking or calls:
             chunks.append(self._delta_chunk("".join(text), "".join(thinking), list(calls.values())))
             self.delivered = True
+        failed = self._failed_finish()
+        if failed is not None:
+            if not chunks:
+                raise failed
+            self.pending_error = failed  # what arrived before the failed finish is handed on first
+            return chunks
         if not self.finished_sent and self.finish_reason and (self.usage_raw or self.done):
             chunks.append(self.finish_chunk())
         return chunks
+
+    def _produced(self) -> bool:
+        """Whether the answer holds anything: text (held back or handed on), reasoning or a tool call."""
+        return bool(self.delivered or self.held or self.content or self.reasoning or self._ids)
+
+    def _failed_finish(self) -> Exception | None:
+        """The error a failed finish stands for, or None: ``finish_reason: "error"`` (with or without output), or
+        ``length`` with nothing produced, is the gateway's upstream failing, never an answer (the official client
+        retries such an "empty stream"). A ``ServiceUnavailableError`` (503): LiteLLM's ``num_retries`` and a Router
+        retry it (a Router's stream that already delivered text gets LiteLLM's mid-stream fallback)."""
+        reason = self.finish_reason
+        produced = self._produced()
+        if reason != "error" and not (reason == "length" and not produced):
+            return None
+        if produced:
+            what = "after part of the answer (what was handed on is incomplete)"
+        else:
+            what = "without any output"
+        rid = f" requestId={self.response_id}." if self.response_id else ""
+        message = (
+            f"CodeBuddy ended the answer with finish_reason {reason!r} {what}: an upstream failure, not an answer; "
+            f"retry the request.{rid}"
+        )
+        upstream = Upstream(200, 503, text=f"finish_reason {reason}", request_id=self.response_id)
+        return status_error(503, message, self.model, upstream=upstream, secrets=self.secrets)
 
     def _screen(self, text: list[str], other: bool) -> list[str]:
         """The text of this batch to hand on: none while everything received could still be the soft block's
@@ -399,6 +442,9 @@ class StreamState:
         self.check()
         if self.accumulate and not self.reasoning and not self._ids:
             self._refuse_soft_block("".join(self.content))
+        failed = self._failed_finish()
+        if failed is not None:
+            raise failed
         if not (self.finish_reason or self.done):
             raise litellm.APIConnectionError(
                 message=(

@@ -107,8 +107,8 @@ def test_no_usable_plan_is_permission_denied(fake: FakeCodeBuddy, code: int, sta
 
 
 @pytest.mark.parametrize("status", [200, 400, 500])
-def test_a_deprecated_model_is_not_found(fake: FakeCodeBuddy, status: int) -> None:
-    fake.set_fault(f"code=11141 status={status}")
+def test_an_unsupported_model_is_not_found(fake: FakeCodeBuddy, status: int) -> None:
+    fake.set_fault(f"code=11103 status={status}")
     with pytest.raises(litellm.NotFoundError):
         litellm.completion(model="codebuddy/gpt-5.4", messages=USER, api_key=KEY, api_base=fake.base_url)
 

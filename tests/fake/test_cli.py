@@ -152,7 +152,8 @@ def test_doctor_malformed_key(
     [
         ("code=11101", EXIT_FAILURE, "rejected the request as invalid"),
         ("code=11128", EXIT_FAILURE, "system prompt"),
-        ("code=11140", EXIT_AUTH, "risk control"),
+        ("code=11140", EXIT_FAILURE, "risk control"),
+        ("code=14015", EXIT_AUTH, "licence has expired"),
         ("code=6004", EXIT_RATE_LIMIT, "frequency limit"),
         ("code=14018", EXIT_RATE_LIMIT, "out of credits"),
         ("http=401", EXIT_AUTH, "the key was refused"),
@@ -261,7 +262,7 @@ def test_chat_without_key(capsys: pytest.CaptureFixture[str], fake: FakeCodeBudd
 
 @pytest.mark.parametrize(
     ("fault", "exit_code"),
-    [("code=6004", EXIT_RATE_LIMIT), ("code=11140", EXIT_AUTH), ("http=500", EXIT_FAILURE)],
+    [("code=6004", EXIT_RATE_LIMIT), ("code=14015", EXIT_AUTH), ("http=500", EXIT_FAILURE)],
 )
 def test_chat_errors(
     capsys: pytest.CaptureFixture[str], fake: FakeCodeBuddy, key: str, fault: str, exit_code: int

@@ -852,12 +852,14 @@ def test_credits_endpoint(fake: FakeCodeBuddy) -> None:
         (14017, "trial not activated"),
         (11212, "license has expired"),
         (11216, "trial has expired"),
-        (11141, "deprecated"),
+        (14015, "license has expired"),
+        (11141, "refused"),
     ],
 )
 def test_account_codes(client: httpx.Client, code: int, words: str) -> None:
+    """Under 403, as the official client handles them (refusals and plan problems), unless ``status=`` says."""
     r = post(client, make_body(f"hi FAKE:code={code}"))
-    assert r.status_code == 200 and r.json()["code"] == code and words in r.json()["msg"]
+    assert r.status_code == 403 and r.json()["code"] == code and words in r.json()["msg"]
     assert set(r.json()["displayMsg"]) == {"en", "zh"} and r.json()["displayMsg"]["zh"]
     r = post(client, make_body(f"hi FAKE:code={code} FAKE:status=429"))
     assert r.status_code == 429 and r.json()["code"] == code

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,7 @@ import litellm
 import pytest
 
 from fake_codebuddy import FakeCodeBuddy
-from fake_codebuddy.refusals import REFUSALS, UTC8
+from fake_codebuddy.refusals import MODERATION_NOTICE, REFUSALS, UTC8
 from fake_codebuddy.refusals import SOFT_BLOCK_NOTICE as FAKE_NOTICE
 from fake_codebuddy.tokens import prompt_tokens
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS
@@ -147,6 +148,9 @@ def test_every_refusal_under_its_reported_status(client: httpx.Client, name: str
         assert content_of(r.content) == (SOFT_BLOCK_NOTICE, "content_filter")
         return
     data = r.json()
+    if name.startswith("moderation"):  # the JSON-RPC envelope: the reason under data.message
+        assert data["code"] == -32603 and data["data"]["code"] == 0 and data["data"]["message"] == MODERATION_NOTICE
+        return
     assert data == {"error": {"message": SOFT_BLOCK_NOTICE}} or (data["code"] and data["msg"] and data["requestId"])
 
 
@@ -254,7 +258,7 @@ def test_sdk_soft_block_is_never_content(fake: FakeCodeBuddy, mode: str) -> None
         (user("hi FAKE:refuse=limit"), litellm.RateLimitError),
         (user("hi FAKE:refuse=limit_en"), litellm.RateLimitError),
         (user("hi FAKE:refuse=busy"), litellm.RateLimitError),
-        (user("hi FAKE:refuse=safety"), litellm.PermissionDeniedError),
+        (user("hi FAKE:refuse=safety"), litellm.ContentPolicyViolationError),
         (user("hi FAKE:refuse=credits"), litellm.RateLimitError),
         (user("hi FAKE:refuse=session"), litellm.AuthenticationError),
         (user("hi FAKE:refuse=backend"), litellm.NotFoundError),
@@ -395,3 +399,159 @@ def test_router_keeps_a_limited_key_aside_until_the_reset(fake: FakeCodeBuddy) -
         assert asked(KEY_A) > 1, "key A was not used again after its reset"
     finally:
         fake.limits.clear()
+
+
+# ---------------------------------------------------------------- the official client's codes, retries and resets
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [(6001, 429), (6004, 429), (14018, 429), (14003, 429), (11141, 403), (17272, 403), (14015, 403), (3003, 503)],
+)
+def test_codes_come_under_the_status_the_official_client_handles(client: httpx.Client, code: int, status: int) -> None:
+    r = client.post("/chat/completions", json=body(("user", f"hi FAKE:code={code}")))
+    assert r.status_code == status and r.json()["code"] == code
+    r = client.post("/chat/completions", json=body(("user", f"hi FAKE:code={code} FAKE:status=200")))
+    assert r.status_code == 200 and r.json()["code"] == code
+
+
+@pytest.mark.parametrize(("value", "policy"), [("false", {"retry": False}), ("true", {"retry": True})])
+def test_retry_policy_and_reset_by_directive(client: httpx.Client, value: str, policy: dict[str, Any]) -> None:
+    r = client.post(
+        "/chat/completions", json=body(("user", f"hi FAKE:code=6001 FAKE:retry_policy={value} FAKE:ratelimit_reset=30"))
+    )
+    assert r.status_code == 429 and r.json()["retry_policy"] == policy
+    assert 28 <= int(r.headers["x-ratelimit-reset"]) - time.time() <= 31
+    r = client.post("/chat/completions", json=body(("user", "hi FAKE:refuse=moderation FAKE:retry_policy=other")))
+    assert r.json()["retry_policy"] == {"maxRetries": 3} and r.json()["data"]["message"] == MODERATION_NOTICE
+
+
+def test_a_key_over_a_quota_limit_names_its_reset_in_a_header(fake: FakeCodeBuddy) -> None:
+    reset = fake.limit(KEY_A, 30, code=14018)
+    try:
+        headers = {"Authorization": f"Bearer {KEY_A}", "X-API-Key": KEY_A}
+        r = httpx.post(f"{fake.base_url}/chat/completions", json=body(("user", "hi")), headers=headers, timeout=10)
+        assert r.status_code == 429 and r.json()["code"] == 14018
+        assert int(r.headers["x-ratelimit-reset"]) == math.ceil(reset.timestamp())
+    finally:
+        fake.limits.clear()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("refusal", ["moderation", "moderation500", "channel500"])
+def test_sdk_moderation_and_11128_under_500_are_content_policy(fake: FakeCodeBuddy, mode: str, refusal: str) -> None:
+    exc = refused(mode, fake, user(f"hi FAKE:refuse={refusal}"), litellm.ContentPolicyViolationError)
+    if refusal.startswith("moderation"):
+        assert MODERATION_NOTICE in str(exc)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("finish", ["error", "length"])
+def test_sdk_empty_stream_is_a_retryable_error(fake: FakeCodeBuddy, mode: str, finish: str) -> None:
+    refused(mode, fake, user(f"hi FAKE:events=0 FAKE:finish={finish}"), litellm.ServiceUnavailableError)
+
+
+def test_sdk_error_finish_after_output_is_not_a_clean_end(fake: FakeCodeBuddy) -> None:
+    refused("async_stream", fake, user("hi FAKE:events=3 FAKE:finish=error"), litellm.ServiceUnavailableError)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_sdk_num_retries_honours_a_forbidding_retry_policy(fake: FakeCodeBuddy, mode: str) -> None:
+    from litellm_codebuddy.provider.handler import FORBIDDEN
+
+    word = f"w{time.monotonic_ns()}"
+    try:
+        refused(mode, fake, user(f"{word} FAKE:code=6001 FAKE:retry_policy=false"), litellm.RateLimitError)
+        with pytest.raises(litellm.RateLimitError, match="Not sent again"):
+            sdk(mode, fake, user(f"{word} FAKE:code=6001 FAKE:retry_policy=false"), num_retries=2)
+        assert len(marked(fake, word)) == 1
+    finally:
+        FORBIDDEN.clear()
+
+
+KEYS3 = ("ck_keyA.secretA", "ck_keyB.secretB", "ck_keyC.secretC")
+
+
+def three_keys(fake: FakeCodeBuddy, **kw: Any) -> litellm.Router:
+    return litellm.Router(
+        model_list=[
+            {
+                "model_name": "main",
+                "litellm_params": {"model": "codebuddy/gpt-5.5", "api_key": key, "api_base": fake.base_url},
+                "model_info": {"id": key[3:7]},
+            }
+            for key in KEYS3
+        ],
+        **kw,
+    )
+
+
+def keys_asked(fake: FakeCodeBuddy, word: str) -> list[str]:
+    return [str(rec.headers.get("x-api-key")) for rec in marked(fake, word)]
+
+
+@pytest.mark.parametrize("refusal", ["safety", "channel", "channel500", "moderation500", "softblock"])
+def test_router_a_refusal_never_cools_a_key_of_three(fake: FakeCodeBuddy, refusal: str) -> None:
+    """The refused request reaches one key (not retried on the others), and the next requests reach all three."""
+    group = three_keys(fake, num_retries=2, retry_after=0, cooldown_time=30)
+    word = f"w{time.monotonic_ns()}"
+    mode = "async_stream" if refusal == "softblock" else "async"
+    with pytest.raises(litellm.ContentPolicyViolationError):
+        router_call(group, mode, user(f"{word} FAKE:refuse={refusal}"))
+    assert len(keys_asked(fake, word)) == 1
+    for n in range(30):
+        router_call(group, "async", user(f"{word} {n}"))
+    assert set(keys_asked(fake, word)) == set(KEYS3)
+
+
+def test_router_parks_a_key_out_of_credits_until_its_reset(fake: FakeCodeBuddy) -> None:
+    """14018 on key A with x-ratelimit-reset a few seconds ahead: the Router answers from B and C meanwhile (its
+    own cooldown, 1 s, is far shorter), asks A nothing before the reset, and uses A again after it."""
+    reset_in = 4
+    reset = fake.limit(KEYS3[0], reset_in, code=14018)
+    group = three_keys(fake, num_retries=2, retry_after=0, cooldown_time=1)
+    word = f"w{time.monotonic_ns()}"
+    try:
+        answers: list[str] = []
+        while KEYS3[0] not in keys_asked(fake, word) and len(answers) < 40:
+            answers.append(router_call(group, "async", user(f"{word} {len(answers)}")))
+        tried = keys_asked(fake, word).count(KEYS3[0])
+        assert tried in (1, 2), "the Router never tried key A"
+        while datetime.datetime.now(UTC8) < reset - datetime.timedelta(seconds=1.5):
+            answers.append(router_call(group, "async", user(f"{word} {len(answers)}")))
+            time.sleep(0.05)
+        assert keys_asked(fake, word).count(KEYS3[0]) == tried, "key A was asked again before its reset"
+        assert all(a.startswith(f"Echo: {word}") for a in answers)  # every request answered (by B or C)
+        assert {KEYS3[1], KEYS3[2]} <= set(keys_asked(fake, word))
+        time.sleep(max(0.0, (reset - datetime.datetime.now(UTC8)).total_seconds()) + 1.2)
+        for n in range(15):
+            router_call(group, "async", user(f"{word} after {n}"))
+        assert keys_asked(fake, word).count(KEYS3[0]) > tried, "key A was not used again after its reset"
+    finally:
+        fake.limits.clear()
+
+
+def test_router_never_retries_a_forbidden_request(fake: FakeCodeBuddy) -> None:
+    from litellm_codebuddy.provider.handler import FORBIDDEN
+
+    group = three_keys(fake, num_retries=3, retry_after=0)
+    word = f"w{time.monotonic_ns()}"
+    try:
+        with pytest.raises(litellm.RateLimitError):
+            router_call(group, "async", user(f"{word} FAKE:code=6001 FAKE:retry_policy=false"))
+        assert len(keys_asked(fake, word)) == 1
+    finally:
+        FORBIDDEN.clear()
+
+
+def test_router_retries_what_the_retry_policy_asks_for(fake: FakeCodeBuddy) -> None:
+    """An 11101 is never retried, unless the gateway's retry_policy asks: then the Router retries it (here on
+    every try, since the fake answers the same directive each time)."""
+    group = three_keys(fake, num_retries=2, retry_after=0)
+    word = f"w{time.monotonic_ns()}"
+    with pytest.raises(litellm.ServiceUnavailableError):
+        router_call(group, "async", user(f"{word} FAKE:code=11101 FAKE:retry_policy=true"))
+    assert len(keys_asked(fake, word)) == 3
+    with pytest.raises(litellm.BadRequestError):
+        router_call(group, "async", user(f"{word}b FAKE:code=11101"))
+    assert len(keys_asked(fake, f"{word}b")) == 1

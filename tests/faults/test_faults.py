@@ -176,7 +176,8 @@ def test_neither_done_nor_finish_is_an_error(path: str, fake: FakeCodeBuddy) -> 
     ("fault", "expected", "words"),
     [
         ("midstream=6004", litellm.RateLimitError, "6004"),
-        ("midstream=11140", litellm.PermissionDeniedError, "11140"),
+        ("midstream=11140", litellm.ContentPolicyViolationError, "11140"),
+        ("midstream=14015", litellm.PermissionDeniedError, "14015"),
         ("midstream=error", litellm.InternalServerError, "upstream model error"),
     ],
 )

@@ -353,7 +353,7 @@ PROXY_CASES: list[tuple[str, int]] = [
     ("hi ECHO_JSON", 400),
     ("hi ECHO_STREAM", 429),
     ("hi ECHO_HTML", 503),
-    ("hi FAKE:code=11140", 403),
+    ("hi FAKE:code=14015", 403),
     ("hi FAKE:midstream=6004 FAKE:burst", 429),  # burst: the error arrives with the first events
     ("hi FAKE:http=401", 401),
     ("hi DROP", 500),  # the upstream closes without an answer: APIConnectionError

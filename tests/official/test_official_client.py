@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from fake_codebuddy import FakeCodeBuddy
+from fake_codebuddy.codes import business_message
 
 from support.official import KEY, Run, official, tiny_png
 from support.proxy import marker
@@ -124,7 +125,7 @@ def test_d_transient_429_retried_once_after_its_retry_after(tmp_path: Path) -> N
     assert len(fake.requests) == 2, [r.headers.get("x-agent-type") for r in fake.requests]
     (gap,) = gaps(fake)
     assert 1.9 <= gap < 10, gap
-    assert error.startswith("429 request failed with code 6001")
+    assert error.startswith(f"429 {business_message(6001)[0]}"), error
 
 
 @pytest.mark.parametrize(
@@ -168,7 +169,7 @@ def test_d_soft_block_shown(tmp_path: Path) -> None:
 def test_d_a_business_error_under_200_is_no_answer_to_it(tmp_path: Path) -> None:
     """The fake's default (a JSON error body under HTTP 200) is not read as an error by the client: it reports no
     answer at all, so the gateway most likely uses real statuses (the fake keeps 200 as the provider's worst case)."""
-    _, fake, error = refused(tmp_path, "code=6004")
+    _, fake, error = refused(tmp_path, "code=6004 status=200")
     assert len(fake.requests) == 1
     assert error == "No response received from model"
 

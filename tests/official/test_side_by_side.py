@@ -19,6 +19,7 @@ import pytest
 
 import litellm_codebuddy  # noqa: F401  (registers the codebuddy/ provider)
 from fake_codebuddy import FakeCodeBuddy
+from fake_codebuddy.codes import business_message
 
 from support.official import KEY, tiny_png
 from support.proxy import marker
@@ -107,10 +108,10 @@ def test_c_tool_turn_with_two_parallel_calls(fake: FakeCodeBuddy) -> None:
 @pytest.mark.parametrize(
     ("spec", "error", "said"),
     [
-        ("code=6001 status=429 retry_after=2", litellm.RateLimitError, "request failed with code 6001"),
+        ("code=6001 status=429 retry_after=2", litellm.RateLimitError, business_message(6001)[0]),
         ("code=6004 status=429", litellm.RateLimitError, "您的使用量已超出频率限制"),
         # under HTTP 200 the official client sees no answer; the provider still reads the code
-        ("code=6004", litellm.RateLimitError, "您的使用量已超出频率限制"),
+        ("code=6004 status=200", litellm.RateLimitError, "您的使用量已超出频率限制"),
         ("code=14018 status=429", litellm.RateLimitError, "insufficient credits: your credits are exhausted"),
         ("code=11115 status=400", litellm.ContextWindowExceededError, "input length too long"),
         ("refuse=channel", litellm.ContentPolicyViolationError, "Illegal API invocation from an unapproved channel"),

@@ -382,7 +382,8 @@ def test_reasoning_effort(client: openai.OpenAI, fake: FakeCodeBuddy, stream: bo
 FAULTS = [  # (directive in the prompt, status the client gets, openai class, text the message must show)
     ("FAKE:code=11101", 400, openai.BadRequestError, "11101"),
     ("FAKE:http=401", 401, openai.AuthenticationError, "CODEBUDDY_API_KEY"),
-    ("FAKE:code=11140", 403, openai.PermissionDeniedError, "11140"),
+    ("FAKE:code=11140", 400, openai.BadRequestError, "11140"),
+    ("FAKE:code=14015", 403, openai.PermissionDeniedError, "14015"),
     ("FAKE:code=6004", 429, openai.RateLimitError, "6004"),
     ("FAKE:http=429 FAKE:retry_after=3", 429, openai.RateLimitError, "rate limited"),
     ("FAKE:code=14018", 429, openai.RateLimitError, "14018"),
@@ -427,7 +428,8 @@ def test_upstream_errors_reach_the_client_with_their_status(tmp_path: Path, fake
 
 MIDSTREAM = [
     pytest.param("FAKE:midstream=6004", "429", "6004", id="6004"),
-    pytest.param("FAKE:midstream=11140", "403", "11140", id="11140"),
+    pytest.param("FAKE:midstream=11140", "400", "11140", id="11140"),
+    pytest.param("FAKE:midstream=14015", "403", "14015", id="14015"),
     pytest.param("FAKE:cut", "500", "incomplete", id="cut"),
 ]
 

@@ -15,6 +15,7 @@ import litellm
 import pytest
 import respx
 from litellm.litellm_core_utils.exception_mapping_utils import _get_response_headers
+from litellm.router_utils.cooldown_handlers import get_cooldown_deployments
 
 from litellm_codebuddy.provider.errors import (
     SOFT_BLOCK,
@@ -214,11 +215,12 @@ def test_6004_carries_retry_after_until_the_reset(msg: str, status: int) -> None
     assert f"Retry-After: {expected}s" in str(exc)
 
 
-def test_6004_without_a_time_has_no_retry_after() -> None:
-    exc = error_from_body({"code": 6004, "msg": "usage exceeds frequency limit"}, 429, "m")
+def test_6004_without_a_time_is_parked_until_the_end_of_the_day() -> None:
+    """6004 is a per-day limit: without a named reset, the Retry-After is the end of the gateway's day (UTC+8)."""
+    exc = error_from_body({"code": 6004, "msg": "usage exceeds frequency limit"}, 429, "m", now=NOW)
     assert isinstance(exc, litellm.RateLimitError)
-    assert retry_after_of(exc) == -1  # LiteLLM: no header; the Router uses its own cooldown time
-    assert upstream_of(exc).retry_after is None  # type: ignore[union-attr]
+    assert retry_after_of(exc) == 4 * 3600  # NOW is 20:00 UTC+8
+    assert upstream_of(exc).retry_after == 4 * 3600  # type: ignore[union-attr]
 
 
 def test_the_gateways_own_retry_after_wins() -> None:
@@ -243,9 +245,11 @@ def test_11140_rate_limiting_is_a_rate_limit(status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [200, 403])
-def test_11140_safety_review_stays_permission_denied(status: int) -> None:
+def test_11140_safety_review_is_a_content_policy_refusal(status: int) -> None:
+    """A refusal about the request, not the key: 400 ContentPolicyViolationError, never a 403 a Router retries on
+    every key of its group."""
     exc = error_from_body({"code": 11140, "msg": "The content did not pass the safety review."}, status, "m")
-    assert isinstance(exc, litellm.PermissionDeniedError)
+    assert isinstance(exc, litellm.ContentPolicyViolationError) and exc.status_code == 400
 
 
 NEW_CODES: dict[int, tuple[int, type[Exception]]] = {
@@ -685,3 +689,95 @@ def test_a_refusal_after_content_is_not_enveloped(upstream: respx.MockRouter) ->
 
     with pytest.raises(litellm.ContentPolicyViolationError):
         asyncio.run(run())
+
+
+# ---------------------------------------------------------------- a refusal never cools a deployment
+
+KEYS3 = ("ck_keyA.secretA", "ck_keyB.secretB", "ck_keyC.secretC")
+MODERATION_ENVELOPE = {
+    "code": -32603,
+    "message": "Internal error",
+    "data": {"code": 0, "message": "内容未通过安全审核，请调整后重试。", "statusCode": 400},
+}
+#: name -> the refused answer (every refusal the official client and the field reports name)
+REFUSED: dict[str, Any] = {
+    "11128": lambda: json_error(CHANNEL, 400),
+    "11128-under-500": lambda: json_error(CHANNEL, 500),
+    "11140": lambda: json_error({"code": 11140, "msg": "The content did not pass the safety review."}, 403),
+    "11141": lambda: json_error({"code": 11141, "msg": "refused"}, 403),
+    "11142": lambda: json_error({"code": 11142, "msg": "refused"}, 403),
+    "17271": lambda: json_error({"code": 17271, "msg": "refused"}, 403),
+    "17276": lambda: json_error({"code": 17276, "msg": "refused"}, 403),
+    "soft-block-stream": lambda: sse_response(*notice_events(pieces=3), split=True),
+    "soft-block-400": lambda: json_error({"error": {"message": SOFT_BLOCK_NOTICE}}, 400),
+    "moderation-400": lambda: json_error(MODERATION_ENVELOPE, 400),
+    "moderation-500": lambda: json_error(MODERATION_ENVELOPE, 500),
+}
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_the_moderation_envelope_is_a_content_policy_violation(status: int) -> None:
+    exc = error_from_response(status, {}, json.dumps(MODERATION_ENVELOPE).encode(), "m")
+    assert isinstance(exc, litellm.ContentPolicyViolationError) and exc.status_code == 400
+    assert "内容未通过安全审核，请调整后重试。" in str(exc)
+    said = upstream_of(exc)
+    assert said is not None and said.text == "内容未通过安全审核，请调整后重试。" and said.http_status == status
+
+
+def test_11128_under_500_is_still_the_channel_refusal() -> None:
+    exc = error_from_response(500, {}, json.dumps(CHANNEL).encode(), "m")
+    assert isinstance(exc, litellm.ContentPolicyViolationError) and exc.status_code == 400
+
+
+def three_keys(**kw: Any) -> litellm.Router:
+    """One model group of three deployments told apart by their keys."""
+    return litellm.Router(
+        model_list=[
+            {"model_name": "main", "litellm_params": {"model": MODEL, "api_key": key}, "model_info": {"id": key[3:7]}}
+            for key in KEYS3
+        ],
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("refusal", sorted(REFUSED))
+def test_a_refusal_never_cools_a_deployment(upstream: respx.MockRouter, refusal: str) -> None:
+    """The refused request goes to one key only (it is not retried on the others: a refusal is about the request),
+    nothing is cooled down, and the next requests still reach all three keys."""
+    refused = REFUSED[refusal]
+    first = [True]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if first[0]:
+            first[0] = False
+            return refused()
+        return ok_response(f"from {key_of(request)}")
+
+    route = upstream.post(URL).mock(side_effect=answer)
+    router = three_keys(num_retries=2, retry_after=0, cooldown_time=30)
+    with pytest.raises(litellm.ContentPolicyViolationError):
+        router_call(router, "async_stream" if refusal.startswith("soft-block-stream") else "async", USER)
+    assert route.call_count == 1
+    assert get_cooldown_deployments(router, None) == []
+    seen = {router_call(router, "async", USER) for _ in range(30)}
+    assert seen == {f"from {key}" for key in KEYS3}
+    assert get_cooldown_deployments(router, None) == []
+
+
+def test_a_limit_cools_its_key_for_comparison(upstream: respx.MockRouter) -> None:
+    """The same Router does cool a key down for a 429 (here 14018 out of credits, parked for the x-ratelimit-reset)."""
+    first = [True]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if first[0]:
+            first[0] = False
+            return json_error({"code": 14018, "msg": "credits exhausted"}, 429, {"x-ratelimit-reset": "30"})
+        return ok_response(f"from {key_of(request)}")
+
+    upstream.post(URL).mock(side_effect=answer)
+    router = three_keys(num_retries=2, retry_after=0, cooldown_time=1)
+    assert router_call(router, "async", USER).startswith("from ")  # retried at once on another key
+    cooled = get_cooldown_deployments(router, None)
+    assert len(cooled) == 1
+    seen = {router_call(router, "async", USER) for _ in range(20)}
+    assert len(seen) == 2 and f"from ck_{cooled[0]}" not in {s[:12] for s in seen}

@@ -403,4 +403,4 @@ def test_stream_delivers_content_then_raises_the_error_of_the_same_read(upstream
         else:
             asyncio.run(consume_async())
     assert "".join(seen) == "Hello world"
-    assert isinstance(unwrap(info.value), litellm.PermissionDeniedError)
+    assert isinstance(unwrap(info.value), litellm.ContentPolicyViolationError)
