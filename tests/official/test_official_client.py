@@ -139,6 +139,21 @@ def test_d_daily_limit_and_no_credits_not_retried(tmp_path: Path, code: int, sho
     assert error.startswith(shown), error
 
 
+def test_d_retry_policy_false_is_not_retried(tmp_path: Path) -> None:
+    """``retry_policy: {"retry": false}`` in the body forbids the retry a transient 6001 would get."""
+    _, fake, error = refused(tmp_path, "code=6001 status=429 retry_policy=false")
+    assert len(fake.requests) == 1
+    assert error.startswith(f"429 {business_message(6001)[0]}"), error
+
+
+def test_d_retry_policy_true_is_retried(tmp_path: Path) -> None:
+    """``retry_policy: {"retry": true}`` raises a retryable error's retries from one to three (it does not make a
+    final error retryable: 6004 with it is still sent once)."""
+    _, fake, error = refused(tmp_path, "code=6001 status=429 retry_policy=true")
+    assert len(fake.requests) == 4
+    assert error.startswith(f"429 {business_message(6001)[0]}"), error
+
+
 def test_d_context_too_long_then_the_clients_compaction(tmp_path: Path) -> None:
     """11115 makes the client compact: a summary call (X-Agent-Type: compaction), then the turn again."""
     _, fake, error = refused(tmp_path, "code=11115 status=400")
