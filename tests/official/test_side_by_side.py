@@ -109,6 +109,8 @@ def test_c_tool_turn_with_two_parallel_calls(fake: FakeCodeBuddy) -> None:
     ("spec", "error", "said"),
     [
         ("code=6001 status=429 retry_after=2", litellm.RateLimitError, business_message(6001)[0]),
+        ("code=6001 status=429 retry_policy=false", litellm.RateLimitError, "retry_policy"),
+        ("code=6001 status=429 retry_policy=true", litellm.RateLimitError, business_message(6001)[0]),
         ("code=6004 status=429", litellm.RateLimitError, "您的使用量已超出频率限制"),
         # under HTTP 200 the official client sees no answer; the provider still reads the code
         ("code=6004 status=200", litellm.RateLimitError, "您的使用量已超出频率限制"),
@@ -123,7 +125,8 @@ def test_d_errors(fake: FakeCodeBuddy, spec: str, error: type[Exception], said: 
     """Each error the official client reports is an error here too, of the class LiteLLM's machinery acts on, and
     it carries the gateway's own words."""
     with pytest.raises(error) as caught:
-        complete(fake, [{"role": "user", "content": "say hi"}], extra_headers={"X-Fake-Fault": spec})
+        # a prompt of its own: the provider answers a request the gateway forbade retrying itself, for a while
+        complete(fake, [{"role": "user", "content": f"say hi {marker()}"}], extra_headers={"X-Fake-Fault": spec})
     assert said in str(caught.value)
 
 
