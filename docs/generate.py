@@ -143,30 +143,27 @@ def _tokens(n: Any) -> str:
 
 
 def catalog() -> str:
-    """The model catalog (catalog.py) as LiteLLM is told it (``model_info``)."""
+    """The model catalog (catalog.py) as LiteLLM is told it (``model_info``), then its image models."""
     _setup()
-    from litellm_codebuddy.catalog import CONTEXT_WINDOWS, model_info
+    from litellm_codebuddy.catalog import CATALOG, GATEWAY_FLAGS, IMAGE_MODELS, default_effort, model_info
     from litellm_codebuddy.endpoint import PROVIDER
 
-    flags = (
-        "supports_function_calling",
-        "supports_parallel_function_calling",
-        "supports_tool_choice",
-        "supports_vision",
-        "supports_reasoning",
-        "supports_system_messages",
-        "supports_response_schema",
-    )
     rows = []
-    for model_id in CONTEXT_WINDOWS:
+    for model_id, model in CATALOG.items():
         info = model_info(model_id)
+        levels = info.get("reasoning_effort_levels")
+        efforts = ", ".join(levels) if levels else ("none" if model.efforts == () else "not reported")
+        default = default_effort(model_id)
         price = f"{info['input_cost_per_token']} / {info['output_cost_per_token']}"
         rows.append(
             (
                 _code(f"{PROVIDER}/{model_id}"),
                 _tokens(info.get("max_input_tokens")),
                 _tokens(info.get("max_output_tokens")),
-                *(_yes(info.get(flag)) for flag in flags),
+                f"{efforts} ({default})" if default else efforts,
+                *(_yes(info.get(flag)) for flag in ("supports_function_calling", "supports_vision")),
+                *(_yes(info.get(flag)) for flag in ("supports_reasoning", "supports_prompt_caching")),
+                _yes(model.official),
                 price,
             )
         )
@@ -174,16 +171,27 @@ def catalog() -> str:
         "model",
         "context window",
         "max output",
-        "function calling",
-        "parallel tool calls",
-        "tool_choice",
+        "efforts (default)",
+        "tools",
         "vision",
         "reasoning",
-        "system messages",
-        "response schema",
+        "prompt caching",
+        "in the official list",
         "price per token (in / out)",
     )
-    return table(header, rows)
+    said = sorted(k for k, v in GATEWAY_FLAGS.items() if v)
+    unsaid = sorted(k for k, v in GATEWAY_FLAGS.items() if not v)
+    flags = (
+        f"Every model also states {', '.join(map(_code, said))} (yes) and {', '.join(map(_code, unsaid))} (no), "
+        "and the per-level effort flags (`supports_low_reasoning_effort`, ... `supports_max_reasoning_effort`) "
+        "from its efforts: no capability is left for LiteLLM to answer from another provider's model of the same "
+        "name (`GATEWAY_FLAGS` in catalog.py)."
+    )
+    images = table(
+        ("image model", "kind", "mode", "source"),
+        [(_code(f"{PROVIDER}/{m.id}"), m.kind, "image_generation", m.source) for m in IMAGE_MODELS.values()],
+    )
+    return f"{table(header, rows)}\n\n{flags}\n\n{images}"
 
 
 def model_ids() -> str:
@@ -227,7 +235,10 @@ def thinking() -> str:
         ({"type": "disabled"}, None),
         ({"type": "something-else"}, None),
     ]
-    groups = _effort_groups()
+    from litellm_codebuddy.catalog import SEED_IDS
+
+    # the seed's models' groups only (every model's efforts are in the efforts table)
+    groups = [(names, levels) for names, levels in _effort_groups() if any(m in names.split(", ") for m in SEED_IDS)]
     rows = []
     for value, output_config in cases:
         effort = effort_from_thinking(value, output_config)
@@ -251,7 +262,7 @@ def efforts() -> str:
 
     rows = []
     for names, levels in _effort_groups():
-        accepts = ", ".join(levels) if levels is not None else "not reported: the gateway's low to max"
+        accepts = ", ".join(levels) if levels else ("none" if levels is not None else "not reported: low to max")
         sent = [nearest_effort(asked, levels) for asked in EFFORT_LADDER]
         rows.append((names, accepts, *(_code(e) if e else "none sent" for e in sent)))
     header = ("model", "accepts", *(f"`{asked}` asked" for asked in EFFORT_LADDER))
@@ -261,7 +272,7 @@ def efforts() -> str:
 def catalog_sources() -> str:
     """Where each of the catalog's figures comes from (``LIMITS`` and ``EFFORTS`` in catalog.py)."""
     _setup()
-    from litellm_codebuddy.catalog import EFFORTS, LIMITS
+    from litellm_codebuddy.catalog import LIMITS, REPORTED_EFFORTS
 
     rows = []
     for model_id, limits in LIMITS.items():
@@ -275,8 +286,12 @@ def catalog_sources() -> str:
             )
         )
     text = table(("model", "context window", "source", "max output", "source"), rows)
-    known = ", ".join(_code(m) for m in EFFORTS)
-    note = f"Reasoning efforts are known for {known} (`EFFORTS`: `max` is rejected there, 9router's field report)."
+    reported = ", ".join(_code(m) for m in REPORTED_EFFORTS)
+    note = (
+        f"Reasoning efforts are the official configuration's (`reasoning.supportedEfforts`, or the one fixed "
+        f"`reasoning.effort` it always sends) for its models; {reported} is a field report's (`max` rejected, "
+        f"9router). The seed's models that the official list no longer carries report none."
+    )
     return f"{text}\n\n{note}"
 
 

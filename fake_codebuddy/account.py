@@ -8,8 +8,10 @@ Login: ``POST /v2/plugin/auth/state`` -> ``{"code":0,"data":{"state","authUrl"[,
 "userNickname","enterpriseId"}}`` (``ACCOUNT``).  Issued access tokens are accepted
 as keys by every endpoint until they expire.
 
-Discovery (the chat endpoint's auth): ``GET /v3/config`` -> ``{"code":0,"data":{"models":[{"id","name",
-"reasoning":{"supportedEfforts","canDisableThinking"}}]}}`` (``models.config_row``) and
+Discovery (the chat endpoint's auth): ``GET /v3/config`` -> ``{"code":0,"data":{"agents":[{"name":"cli",
+"models":[id, ...]}],"models":[row, ...]}}``, the shape the official client reads: the CLI's models as bare ids,
+their specs as rows joined by id (``models.CONFIG_ROWS``: limits, ``contextWindow`` objects, ``reasoning``, tags; by
+default also the two image models and a disabled row, which are in no agent's list), and
 ``GET /console/enterprises/personal/models`` -> ``{"code":0,"data":[{"id","name"}, ...]}``, by default for the
 known models (``KNOWN_MODELS`` and the constructor's ``models=``); ``GET /v2/enterprises/personal/models`` (the
 international site's) -> ``{"code":0,"data":[row, ...]}``, by default every ``models.ACCOUNT_MODELS`` row (``id``,
@@ -27,11 +29,13 @@ The knobs that steer them are fields of ``state.Account`` (and attributes of ``F
 ``login_pending_polls`` (0), ``login_refuse`` (the poll answers HTTP 403), ``login_expire`` (code 11218 "login
 state expired"), ``login_interval`` (announced poll interval, None), ``token_expires_in`` (86400; None omits it),
 ``refresh_fail`` (refresh answers HTTP 401), ``models_live`` (ids or dicts listed by every discovery endpoint; None:
-the defaults above), ``discovery_fail`` (True: every discovery endpoint answers 500; ``"v3"``: only
-``/v3/config``), ``personal_models_fail`` (N: the next N calls of ``/v2/enterprises/personal/models`` answer HTTP
-500, "reported to fail now and then"), ``credits_remaining`` (250.0) and ``credits_size`` (300.0) of the package,
-``credits_fail`` (the credits endpoint answers HTTP 500); ``issue_token(expires_in)`` makes a token pair directly;
-``account_requests`` records these requests.
+the defaults above; on ``/v3/config`` each id is in the cli agent's list and a dict's keys go over the model's
+row), ``discovery_fail`` (True: every discovery endpoint answers 500; ``"v3"``: only ``/v3/config``; ``"12403"``:
+``/v3/config`` answers HTTP 403 with code 12403, a User-Agent the gateway cannot parse), ``personal_models_fail``
+(N: the next N calls of ``/v2/enterprises/personal/models`` answer HTTP 500, "reported to fail now and then"),
+``credits_remaining`` (250.0) and ``credits_size`` (300.0) of the package, ``credits_fail`` (the credits endpoint
+answers HTTP 500); ``issue_token(expires_in)`` makes a token pair directly; ``account_requests`` records these
+requests.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from typing import Any
 from .auth import auth_error
 from .codes import request_id
 from .http import Request, send_json
-from .models import ACCOUNT_MODELS, config_row
+from .models import ACCOUNT_MODELS, CLI_MODELS, CONFIG_ROWS, config_row
 from .state import FakeState, LoginPoll
 
 PERSONAL_MODELS = "/v2/enterprises/personal/models"
@@ -102,6 +106,15 @@ def _refresh(state: FakeState, old: str) -> tuple[int, dict[str, Any]]:
     return 200, _token_answer(state)
 
 
+def _items(entries: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for entry in entries:
+        item = dict(entry) if isinstance(entry, dict) else {"id": str(entry)}
+        item.setdefault("name", item.get("id"))
+        out.append(item)
+    return out
+
+
 def _discovery_entries(state: FakeState, path: str) -> list[dict[str, Any]]:
     entries: list[Any]
     if state.account.models_live is not None:
@@ -110,24 +123,32 @@ def _discovery_entries(state: FakeState, path: str) -> list[dict[str, Any]]:
         entries = [*ACCOUNT_MODELS.values(), *sorted(state.models - ACCOUNT_MODELS.keys())]
     else:
         entries = sorted(state.models)
-    out = []
-    for entry in entries:
-        item = dict(entry) if isinstance(entry, dict) else {"id": str(entry)}
-        item.setdefault("name", item.get("id"))
-        if path == "/v3/config":  # ids, names and the efforts each model accepts
-            item = {**config_row(item["id"]), **{k: v for k, v in item.items() if k in ("id", "name", "reasoning")}}
-        out.append(item)
-    return out
+    return _items(entries)
+
+
+def _config(state: FakeState) -> dict[str, Any]:
+    """``/v3/config``'s ``data``: the cli agent's ids and the rows they join (every row has its model's figures)."""
+    if state.account.models_live is not None:
+        items = _items(state.account.models_live)
+        ids = [str(item.get("id")) for item in items]
+        rows = [{**config_row(str(item.get("id"))), **item} for item in items]
+    else:
+        extra = sorted(state.models - set(CLI_MODELS))
+        ids = [*CLI_MODELS, *extra]
+        rows = [*CONFIG_ROWS, *(config_row(m) for m in extra)]
+    return {"agents": [{"name": "ide", "models": []}, {"name": "cli", "models": ids}], "models": rows}
 
 
 def _discovery(state: FakeState, path: str) -> tuple[int, dict[str, Any]]:
     fail = state.account.discovery_fail
     if fail is True or (fail == "v3" and path == "/v3/config"):
         return _SERVER_ERROR
+    if fail == "12403" and path == "/v3/config":
+        return 403, {"code": 12403, "msg": "invalid user agent"}
     if path == PERSONAL_MODELS and state.account.take_personal_models_failure():
         return _SERVER_ERROR
     if path == "/v3/config":
-        return 200, {"code": 0, "msg": "OK", "data": {"models": _discovery_entries(state, path)}}
+        return 200, {"code": 0, "msg": "OK", "data": _config(state)}
     return 200, {"code": 0, "msg": "OK", "data": _discovery_entries(state, path)}
 
 

@@ -1,19 +1,28 @@
 """The account's own model list, and its registration with LiteLLM.
 
-Three endpoints are reported by other clients (none documented by CodeBuddy), tried in this order; ``{root}`` is
-the API base without its ``/v2``:
+``{root}`` is the API base without its ``/v2``. The official client (CodeBuddy Code 2.163.0) asks one endpoint,
+``GET {root}/v3/config``, and so does this module first (docs/gateway.md#model-discovery):
 
-1. ``GET {root}/v2/enterprises/personal/models`` (the international site): rows with ``maxInputTokens``,
-   ``maxOutputTokens``, ``supportsToolCall``, ``supportsReasoning``, ``supportsImages``. Reported to fail now and
-   then, so a transient failure (no connection, timeout, HTTP 5xx or 429) is retried twice after a short pause.
-2. ``GET {root}/v3/config`` -> ``data.models[].id``.
-3. ``GET {root}/console/enterprises/personal/models`` -> rows like the first (the international site answers 500).
+- ``data.agents[name="cli"].models`` lists the CLI's models as bare id strings, in the picker's order;
+- ``data.models`` holds the specs, one row per id, joined to the ids by ``id``: ``maxInputTokens``,
+  ``maxOutputTokens``, ``contextWindow`` as an object ``{defaultLength, supportedLengths}`` (the context budgets the
+  official client lets a user choose), ``reasoning`` (``supportedEfforts`` and ``defaultEffort``, or one fixed
+  ``effort``), ``supportsToolCall``, ``supportsImages``, ``supportsReasoning``, ``tags``, ``disabled``.
 
-Reasoning efforts: ``/v3/config`` lists each model's ``reasoning.supportedEfforts``. When another endpoint answered
-and its rows carry none, ``/v3/config`` is asked for them too (within the budget; a failure there only leaves the
-efforts unknown). What the account says a model accepts is remembered
+Rows tagged ``text-to-image`` or ``image-to-image`` (image models, :data:`~litellm_codebuddy.catalog.IMAGE_TAGS`)
+and disabled rows are left out: they are not chat models. Every effort word a row lists is kept, also words outside
+the official ladder such as ``no_think`` (:func:`~litellm_codebuddy.catalog.effort_words`). A row that names one
+fixed ``effort`` accepts that effort alone: the official client always sends it.
+
+When ``/v3/config`` fails, two endpoints other clients report are tried, in this order:
+``GET {root}/v2/enterprises/personal/models`` (rows with ``maxInputTokens``, ``maxOutputTokens``,
+``supportsToolCall``, ``supportsReasoning``, ``supportsImages``; reported to fail now and then, so a transient
+failure, no connection, timeout, HTTP 5xx or 429, is retried twice after a short pause) and
+``GET {root}/console/enterprises/personal/models`` (the international site answers 500). Code 12403 (the gateway
+could not parse the User-Agent) is said as such; the User-Agent stays this package's own.
+
+What the account says a model accepts, and its default effort, is remembered
 (:func:`~litellm_codebuddy.catalog.remember_account_efforts`) and wins over the catalog when an effort is chosen.
-
 Limits and flags come from the live answer when it has them, else from the catalog
 (:mod:`litellm_codebuddy.catalog`) for its own models, else they are unknown. ``budget`` bounds the whole
 discovery in seconds (every request and pause included), for callers that must not wait long (proxy start-up).
@@ -26,29 +35,31 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import litellm
 
 from ..catalog import (
-    CONTEXT_WINDOWS,
-    EFFORTS,
-    MAX_OUTPUT_TOKENS,
+    CATALOG,
+    IMAGE_TAGS,
     catalog_supports_vision,
+    effort_words,
     model_info,
     register_catalog,
     remember_account_efforts,
 )
-from ..endpoint import KEY_ENV, PROVIDER
+from ..endpoint import KEY_ENV, PROVIDER, USER_AGENT
 from .credentials import account_key
 from .http import TIMEOUT, AccountError, json_object, key_headers, request_json, roots, session
 
 __all__ = [
     "CONFIG_PATH",
+    "ENDPOINTS",
     "ENTERPRISE_MODELS_PATH",
     "PERSONAL_MODELS_PATH",
+    "UNPARSED_USER_AGENT",
     "Discovery",
     "DiscoveryError",
     "LiveModel",
@@ -57,20 +68,23 @@ __all__ = [
     "fetch_live_models",
     "model_cost_entries",
     "model_list",
+    "parse_models",
     "register_live_models",
     "remember",
-    "with_efforts",
 ]
 
 logger = logging.getLogger(__name__)
 
-ENTERPRISE_MODELS_PATH = "/v2/enterprises/personal/models"
 CONFIG_PATH = "/v3/config"
+ENTERPRISE_MODELS_PATH = "/v2/enterprises/personal/models"
 PERSONAL_MODELS_PATH = "/console/enterprises/personal/models"
-ENDPOINTS = (ENTERPRISE_MODELS_PATH, CONFIG_PATH, PERSONAL_MODELS_PATH)
-#: pauses before the second and third try of an endpoint that failed transiently (the first endpoint only)
+#: asked in this order: the official client's endpoint, then the two other clients report
+ENDPOINTS = (CONFIG_PATH, ENTERPRISE_MODELS_PATH, PERSONAL_MODELS_PATH)
+#: pauses before the second and third try of an endpoint that failed transiently (the flaky one only)
 RETRY_DELAYS: tuple[float, ...] = (0.3, 0.8)
 _RETRIED = frozenset({ENTERPRISE_MODELS_PATH})
+#: the gateway's code for a User-Agent it cannot parse (reported on ``/v3/config``)
+UNPARSED_USER_AGENT = 12403
 
 
 #: the account wing's one error type (:class:`~.http.AccountError`), under this module's name: the live list could
@@ -87,7 +101,13 @@ class LiveModel:
     supports_tools: bool | None = None
     supports_reasoning: bool | None = None
     efforts: tuple[str, ...] | None = None
-    """the reasoning efforts the account says the model accepts (None: it does not say)"""
+    """the reasoning efforts the account says the model accepts (None: it does not say; ``()``: none)"""
+    default_effort: str | None = None
+    """the effort sent when the caller picks none (the row's ``defaultEffort`` or fixed ``effort``)"""
+    context_lengths: tuple[int, ...] | None = None
+    """the context budgets a user may choose (``contextWindow.supportedLengths``), None when not given"""
+    default_context: int | None = None
+    """the budget used unless another is chosen (``contextWindow.defaultLength``)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +118,9 @@ class LiveModel:
             "supports_tools": self.supports_tools,
             "supports_reasoning": self.supports_reasoning,
             "efforts": list(self.efforts) if self.efforts is not None else None,
+            "default_effort": self.default_effort,
+            "context_lengths": list(self.context_lengths) if self.context_lengths is not None else None,
+            "default_context": self.default_context,
         }
 
     def info(self) -> dict[str, Any]:
@@ -125,9 +148,21 @@ class Discovery:
 
 
 def catalog_models() -> list[LiveModel]:
+    """The catalog's chat models, as discovery would give them."""
     return [
-        LiveModel(mid, window, MAX_OUTPUT_TOKENS.get(mid), catalog_supports_vision(mid), efforts=EFFORTS.get(mid))
-        for mid, window in CONTEXT_WINDOWS.items()
+        LiveModel(
+            m.id,
+            m.limits.window.tokens,
+            m.limits.output.tokens,
+            m.vision,
+            m.tools,
+            m.reasoning,
+            m.efforts,
+            m.default_effort,
+            m.context_lengths or None,
+            m.default_context,
+        )
+        for m in CATALOG.values()
     ]
 
 
@@ -146,80 +181,146 @@ def _flag(item: dict[str, Any], *names: str) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _efforts(item: dict[str, Any]) -> tuple[str, ...] | None:
-    """``reasoning.supportedEfforts`` (``/v3/config``'s shape) or ``supportedEfforts``, as lower-case words."""
+def _word(value: Any) -> str | None:
+    return value.strip().lower() if isinstance(value, str) and value.strip() else None
+
+
+def _reasoning(item: dict[str, Any]) -> tuple[tuple[str, ...] | None, str | None]:
+    """(the efforts, the default effort) of a row: ``reasoning.supportedEfforts`` (or a top-level
+    ``supportedEfforts``) and ``reasoning.defaultEffort``; a fixed ``reasoning.effort`` alone is the one effort."""
     reasoning = item.get("reasoning")
-    raw = reasoning.get("supportedEfforts") if isinstance(reasoning, dict) else None
-    if raw is None:
-        raw = item.get("supportedEfforts")
-    if not isinstance(raw, list):
-        return None
-    return tuple(str(e).strip().lower() for e in raw if isinstance(e, str) and e.strip())
+    reasoning = reasoning if isinstance(reasoning, dict) else {}
+    raw = reasoning.get("supportedEfforts", item.get("supportedEfforts"))
+    fixed = _word(reasoning.get("effort"))
+    default = _word(reasoning.get("defaultEffort")) or fixed
+    if isinstance(raw, list):
+        return effort_words(raw), default
+    return ((fixed,) if fixed else None), default
 
 
-def with_efforts(models: list[LiveModel], others: list[LiveModel]) -> list[LiveModel]:
-    """``models`` with the efforts ``others`` (another endpoint's answer) give for the ones that have none."""
-    found = {m.id: m.efforts for m in others if m.efforts is not None}
-    return [m if m.efforts is not None or m.id not in found else replace(m, efforts=found[m.id]) for m in models]
+def _context(item: dict[str, Any]) -> tuple[int | None, tuple[int, ...] | None, int | None]:
+    """(a window given as a number, the budgets, the default budget) of ``contextWindow``: a number (other clients'
+    shape) or an object ``{defaultLength, supportedLengths}`` (``/v3/config``'s)."""
+    value = item.get("contextWindow")
+    if not isinstance(value, dict):
+        return _int(value), None, None
+    raw = value.get("supportedLengths")
+    lengths = tuple(sorted({n for n in map(_int, raw) if n})) if isinstance(raw, list) else ()
+    return None, lengths or None, _int(value.get("defaultLength"))
 
 
-def remember(models: list[LiveModel]) -> None:
-    """Keep what the account says each model accepts, for the provider's choice of effort."""
-    remember_account_efforts({m.id: m.efforts for m in models})
+def _is_chat_model(item: dict[str, Any]) -> bool:
+    """Whether a row is a chat model: not disabled, not tagged as an image model."""
+    tags = item.get("tags")
+    tagged = {t.strip().lower() for t in tags if isinstance(t, str)} if isinstance(tags, list) else set()
+    return item.get("disabled") is not True and not tagged & IMAGE_TAGS
 
 
-def _entry(item: Any) -> LiveModel | None:
+def _entry(item: Any, spec_rows: bool = False) -> LiveModel | None:
+    """One model of an answer (None: not a chat model, or no id). ``spec_rows``: rows are ``/v3/config``'s specs,
+    where a row with limits that says nothing of reasoning is a model without it (the official client sends it
+    no effort)."""
     if isinstance(item, str):
         item = {"id": item}
-    if not isinstance(item, dict) or item.get("disabled") is True:
+    if not isinstance(item, dict) or not _is_chat_model(item):
         return None
     mid = item.get("id") or item.get("modelId") or item.get("model") or item.get("name")
     if not isinstance(mid, str) or not mid.strip():
         return None
-    window = _int(item.get("maxInputTokens") or item.get("contextWindow") or item.get("max_input_tokens"))
+    mid = mid.strip()
+    known = CATALOG.get(mid)
+    plain_window, lengths, default_context = _context(item)
+    window = _int(item.get("maxInputTokens") or item.get("max_input_tokens")) or plain_window
+    if window is None and lengths:
+        window = lengths[-1]
+    elif window and lengths:  # as the official client: a budget above the model's limit is not offered
+        lengths = tuple(n for n in lengths if n <= window) or None
     out = _int(item.get("maxOutputTokens") or item.get("max_output_tokens"))
     vision = _flag(item, "supportsImages", "supports_vision")
-    mid = mid.strip()
     if vision is None:  # unknown: the catalog's answer for its own models
         vision = catalog_supports_vision(mid)
+    efforts, default = _reasoning(item)
+    reasoning = _flag(item, "supportsReasoning", "supports_reasoning")
+    if spec_rows and window and reasoning is None and efforts is None and "reasoning" not in item:
+        reasoning, efforts = False, ()
     return LiveModel(
         mid,
-        window or CONTEXT_WINDOWS.get(mid),
-        out or MAX_OUTPUT_TOKENS.get(mid),
+        window or (known.limits.window.tokens if known else None),
+        out or (known.limits.output.tokens if known else None),
         vision,
         _flag(item, "supportsToolCall", "supportsTools", "supports_tools"),
-        _flag(item, "supportsReasoning", "supports_reasoning"),
-        _efforts(item),
+        reasoning,
+        efforts,
+        default,
+        lengths,
+        default_context,
     )
 
 
+def _joined(agents: list[Any], rows: Any) -> list[Any] | None:
+    """The ``cli`` agent's models (else every agent's) joined with ``rows`` by id: a bare id becomes its row (an id
+    without a row stays a bare id), a dict keeps its own keys over the row's. None when no agent lists models."""
+    dicts = [a for a in agents if isinstance(a, dict)]
+    chosen = [a for a in dicts if a.get("name") == "cli"] or dicts
+    listed = [m for a in chosen if isinstance(a.get("models"), list) for m in a["models"]]
+    if not listed:
+        return None
+    by_id = (
+        {r["id"]: r for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)}
+        if isinstance(rows, list)
+        else {}
+    )
+    joined: list[Any] = []
+    for m in listed:
+        if isinstance(m, str):
+            joined.append(by_id.get(m.strip(), m))
+        elif isinstance(m, dict):
+            joined.append({**by_id.get(str(m.get("id")), {}), **m})
+    return joined
+
+
 def _model_items(data: Any) -> Any:
-    """The list of model rows in ``data``: itself, ``data.models`` (or list/items/records), or the models of
-    ``data.agents[]`` (the ``cli`` agent's when there is one, as orangeboyChen/codebuddy2api reads it)."""
+    """The list of model rows in ``data``: itself, the ``cli`` agent's ids joined with ``data.models``
+    (``/v3/config``'s shape), or ``data.models`` (or list/items/records) alone."""
     if not isinstance(data, dict):
         return data
     agents = data.get("agents")
     if isinstance(agents, list) and agents:
-        dicts = [a for a in agents if isinstance(a, dict)]
-        chosen = [a for a in dicts if a.get("name") == "cli"] or dicts
-        rows = [row for a in chosen if isinstance(a.get("models"), list) for row in a["models"]]
-        if rows:
-            return rows
+        joined = _joined(agents, data.get("models"))
+        if joined is not None:
+            return joined
     return next((data[k] for k in ("models", "list", "items", "records") if isinstance(data.get(k), list)), None)
 
 
-def _entries(body: Any, endpoint: str) -> list[LiveModel]:
+def parse_models(body: Any, endpoint: str = CONFIG_PATH) -> list[LiveModel]:
+    """The chat models in a discovery answer ``body`` (pure: no I/O), each once, in the answer's order; image
+    models and disabled rows left out. Raises DiscoveryError for an answer without a model list or with none."""
     items = _model_items(json_object(endpoint, body).get("data"))
     if not isinstance(items, list):
         raise AccountError(f"{endpoint}: the answer has no model list")
     seen: dict[str, LiveModel] = {}
     for item in items:
-        model = _entry(item)
+        model = _entry(item, spec_rows=endpoint == CONFIG_PATH)
         if model is not None and model.id not in seen:
             seen[model.id] = model
     if not seen:
         raise AccountError(f"{endpoint}: the model list is empty")
     return list(seen.values())
+
+
+def remember(models: list[LiveModel]) -> None:
+    """Keep what the account says each model accepts and its default effort, for the provider's choice of effort."""
+    remember_account_efforts({m.id: m.efforts for m in models}, {m.id: m.default_effort for m in models})
+
+
+def _user_agent_refused(exc: AccountError) -> AccountError:
+    """Code 12403 said as what it is (the User-Agent stays ours: nothing is disguised to get past it)."""
+    return AccountError(
+        f"{exc} -- code {UNPARSED_USER_AGENT}: the gateway could not parse this client's User-Agent "
+        f"({USER_AGENT}); this package does not send another program's",
+        exc.kind,
+        exc.code,
+    )
 
 
 class _Clock:
@@ -242,8 +343,10 @@ def _try(http: httpx.Client, root: str, key: str, endpoint: str, clock: _Clock) 
             raise AccountError(f"{endpoint}: not tried, the time for discovery ran out", "timeout")
         try:
             body = request_json("GET", root + endpoint, key_headers(key), what=endpoint, timeout=left, client=http)
-            return _entries(body, endpoint)
+            return parse_models(body, endpoint)
         except AccountError as exc:
+            if str(exc.code) == str(UNPARSED_USER_AGENT):
+                raise _user_agent_refused(exc) from None
             if not exc.transient or attempt == len(delays) or clock.left() <= delays[attempt]:
                 raise
             logger.debug("CodeBuddy model discovery: %s; trying again in %g s", exc, delays[attempt])
@@ -272,13 +375,7 @@ def fetch_live_models(
     with session(client) as http:
         for endpoint in ENDPOINTS:
             try:
-                models = _try(http, root, key, endpoint, clock)
-                if endpoint != CONFIG_PATH and all(m.efforts is None for m in models):
-                    try:  # only /v3/config is known to list efforts: ask it too, for them alone
-                        models = with_efforts(models, _try(http, root, key, CONFIG_PATH, clock))
-                    except AccountError as exc:
-                        logger.debug("CodeBuddy model discovery: no reasoning efforts: %s", exc)
-                return models, endpoint
+                return _try(http, root, key, endpoint, clock), endpoint
             except AccountError as exc:
                 if exc.kind == "config":  # an unusable base or key fails every endpoint alike
                     raise

@@ -79,11 +79,13 @@ class AccountError(Exception):
 
     The message says why and never holds the key or a token."""
 
-    def __init__(self, message: str, kind: str = "protocol") -> None:
+    def __init__(self, message: str, kind: str = "protocol", code: Any = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         super().__init__(message)
         self.kind = kind
+        self.code = code
+        """the gateway's business ``code`` in the answer, when it gave one"""
 
     @property
     def transient(self) -> bool:
@@ -142,7 +144,7 @@ def code_error(what: str, body: Any, kind: str = "protocol", secrets: Iterable[s
     """The error for an answer whose business code says it failed: ``CodeBuddy answered code C: message``."""
     code, msg = answer_code(body)
     text = "the answer has no code" if code is None else f"CodeBuddy answered code {code}" + (f": {msg}" if msg else "")
-    return AccountError(redact(_label(what, text), *secrets), kind)
+    return AccountError(redact(_label(what, text), *secrets), kind, code)
 
 
 def request_json(
@@ -209,7 +211,7 @@ def _status_error(what: str, status: int, body: Any, secrets: Iterable[str]) -> 
     code, msg = answer_code(body)
     detail = f"HTTP {status}" + (f", code {code}" if code is not None else "") + (f": {msg}" if msg else "")
     words = _STATUS_WORDS.get(kind, "unexpected answer")
-    return AccountError(redact(_label(what, f"{words} ({detail})"), *secrets), kind)
+    return AccountError(redact(_label(what, f"{words} ({detail})"), *secrets), kind, code)
 
 
 def _transport(what: str, words: str, exc: Exception, secrets: Iterable[str]) -> AccountError:

@@ -274,10 +274,16 @@ def _model_rows(models: Iterable[LiveModel]) -> list[tuple[str, ...]]:
             _yes_no(m.supports_vision),
             _yes_no(m.supports_tools),
             _yes_no(m.supports_reasoning),
-            ",".join(m.efforts) if m.efforts is not None else "?",
+            _efforts(m.efforts),
+            m.default_effort or ("-" if m.efforts == () else "?"),
         )
         for m in models
     ]
+
+
+def _efforts(efforts: tuple[str, ...] | None) -> str:
+    """A model's efforts as a cell: ``?`` unknown, ``none`` for a model that takes none."""
+    return "?" if efforts is None else (",".join(efforts) or "none")
 
 
 def _table(rows: list[tuple[str, ...]], io: Output) -> None:
@@ -314,7 +320,11 @@ def cmd_models(args: argparse.Namespace, io: Output) -> int:
         )
         return EXIT_OK
     _table(
-        [("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING", "EFFORTS"), *_model_rows(found.models)], io
+        [
+            ("MODEL", "CONTEXT", "MAX OUTPUT", "VISION", "TOOLS", "REASONING", "EFFORTS", "DEFAULT"),
+            *_model_rows(found.models),
+        ],
+        io,
     )
     source = f"live ({found.endpoint})" if found.source == "live" else "built-in catalog"
     io.err(f"{len(found.models)} models, source: {source}")

@@ -1,4 +1,4 @@
-"""The account features against the built-in fake (no mocks): the international models endpoint and its retries,
+"""The account features against the built-in fake (no mocks): discovery's endpoints and the international one's retries,
 the credits command and doctor's credits line, and the codes that mean "no usable plan" or "model deprecated"."""
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ import litellm
 import pytest
 
 from fake_codebuddy import FakeCodeBuddy
-from litellm_codebuddy.account.discovery import ENTERPRISE_MODELS_PATH, fetch_live_models
+from litellm_codebuddy.account.discovery import (
+    CONFIG_PATH,
+    ENTERPRISE_MODELS_PATH,
+    PERSONAL_MODELS_PATH,
+    fetch_live_models,
+)
+from litellm_codebuddy.catalog import CATALOG
 from litellm_codebuddy.cli import main
 from litellm_codebuddy.cli.explain import EXIT_AUTH, EXIT_NETWORK, EXIT_OK
 
@@ -28,16 +34,24 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 # ---------------------------------------------------------------- discovery
 
 
-def test_the_international_endpoint_answers_first(fake: FakeCodeBuddy) -> None:
+def test_the_official_endpoint_answers_first(fake: FakeCodeBuddy) -> None:
+    models, endpoint = fetch_live_models(KEY, fake.base_url)
+    assert endpoint == CONFIG_PATH
+    assert [m.id for m in models] == list(CATALOG)
+
+
+def test_the_international_endpoint_answers_when_v3_fails(fake: FakeCodeBuddy) -> None:
+    fake.discovery_fail = "v3"
     models, endpoint = fetch_live_models(KEY, fake.base_url)
     assert endpoint == ENTERPRISE_MODELS_PATH
     ids = [m.id for m in models]
-    assert {"gpt-5.5", "claude-sonnet-4.6", "hy3", "kimi-k2.6"} <= set(ids)
+    assert {"gpt-5.5", "claude-sonnet-4.6", "hy3", "kimi-k2.6", "minimax-m3"} <= set(ids)
     assert all(m.max_input_tokens and m.max_output_tokens for m in models)
     assert any(m.supports_reasoning for m in models) and any(m.supports_tools for m in models)
 
 
 def test_a_flaky_international_endpoint_is_retried(fake: FakeCodeBuddy) -> None:
+    fake.discovery_fail = "v3"
     fake.personal_models_fail = 2  # "fails now and then": two 500s, then an answer
     models, endpoint = fetch_live_models(KEY, fake.base_url)
     assert endpoint == ENTERPRISE_MODELS_PATH and fake.personal_models_fail == 0
@@ -45,9 +59,10 @@ def test_a_flaky_international_endpoint_is_retried(fake: FakeCodeBuddy) -> None:
 
 
 def test_a_failing_international_endpoint_falls_back(fake: FakeCodeBuddy) -> None:
+    fake.discovery_fail = "v3"
     fake.personal_models_fail = 100
     _, endpoint = fetch_live_models(KEY, fake.base_url)
-    assert endpoint != ENTERPRISE_MODELS_PATH  # the older endpoints answered instead
+    assert endpoint == PERSONAL_MODELS_PATH  # the oldest endpoint answered instead
 
 
 # ---------------------------------------------------------------- credits

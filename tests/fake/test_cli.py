@@ -301,9 +301,15 @@ def test_models_catalog(capsys: pytest.CaptureFixture[str]) -> None:
         "TOOLS",
         "REASONING",
         "EFFORTS",
+        "DEFAULT",
     ]
     assert "codebuddy/gemini-3.1-pro" in out and "1M" in out and "128k" in out
     assert "built-in catalog" in err
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
+    assert rows["codebuddy/gpt-5.5"] == ["1M", "128k", "yes", "yes", "yes", "low,medium,high,xhigh", "high"]
+    assert rows["codebuddy/default-model"][2:] == ["yes", "yes", "no", "none", "-"]
+    assert rows["codebuddy/claude-sonnet-4.6"][2:] == ["yes", "yes", "yes", "?", "?"]  # no report of its efforts
+    assert not any("?" in cells[:5] for cells in rows.values())  # tools and reasoning known for every catalog model
 
 
 def test_models_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,5 @@
-"""Live model discovery (``/v2/enterprises/personal/models``, then ``/v3/config``, then
-``/console/enterprises/personal/models``) and its registration."""
+"""Live model discovery (``/v3/config`` as the official client reads it, then ``/v2/enterprises/personal/models``,
+then ``/console/enterprises/personal/models``) and its registration."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.account import discovery
 from litellm_codebuddy.account import login as auth
 from litellm_codebuddy.account.discovery import (
+    CONFIG_PATH,
     ENDPOINTS,
     ENTERPRISE_MODELS_PATH,
     LiveModel,
@@ -26,8 +27,14 @@ from litellm_codebuddy.account.discovery import (
     model_list,
     register_live_models,
 )
-from litellm_codebuddy.account.http import roots
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS, MAX_OUTPUT_TOKENS, supported_efforts
+from litellm_codebuddy.account.http import key_headers, roots
+from litellm_codebuddy.catalog import (
+    CONTEXT_WINDOWS,
+    MAX_OUTPUT_TOKENS,
+    OFFICIAL_IDS,
+    default_effort,
+    supported_efforts,
+)
 
 KEY = "ck_disc123.S3cretDiscoveryKey"
 
@@ -52,8 +59,11 @@ def test_root_url(base: str, root: str) -> None:
     assert roots(base).site == root
 
 
+def test_the_official_clients_endpoint_is_asked_first() -> None:
+    assert ENDPOINTS[0] == CONFIG_PATH == "/v3/config"
+
+
 def test_v3_config(fake: FakeCodeBuddy) -> None:
-    fake.personal_models_fail = 1_000  # the international endpoint is down: the older ones answer
     other = unique()
     fake.models_live = ["gpt-5.5", {"id": other, "name": "Other"}]
     models, endpoint = fetch_live_models(KEY, fake.base_url)
@@ -83,9 +93,45 @@ def test_falls_back_to_personal_models(fake: FakeCodeBuddy) -> None:
 
 
 def test_default_list_is_the_fake_account(fake: FakeCodeBuddy) -> None:
-    fake.personal_models_fail = 1_000  # the international endpoint is down: the older ones answer
     found = discover(KEY, fake.base_url)
-    assert sorted(m.id for m in found.models) == sorted(CONTEXT_WINDOWS)
+    assert found.endpoint == CONFIG_PATH
+    assert [m.id for m in found.models] == list(CONTEXT_WINDOWS)  # the catalog, in the official picker order
+
+
+def test_the_fakes_v3_config_is_the_catalog(fake: FakeCodeBuddy) -> None:
+    """The fake's /v3/config, read as the official client reads it, gives the catalog's models exactly: every
+    limit, flag, effort, default effort and context budget (the fake's copy cannot drift from catalog.py)."""
+    models, endpoint = fetch_live_models(KEY, fake.base_url)
+    assert endpoint == CONFIG_PATH and models == catalog_models()
+
+
+def test_the_fakes_v3_config_has_the_real_shape(fake: FakeCodeBuddy) -> None:
+    data = httpx.get(fake.url + CONFIG_PATH, headers=key_headers(KEY)).json()["data"]
+    (cli,) = [a for a in data["agents"] if a["name"] == "cli"]
+    assert cli["models"][: len(OFFICIAL_IDS)] == list(OFFICIAL_IDS) and all(isinstance(m, str) for m in cli["models"])
+    rows = {r["id"]: r for r in data["models"]}
+    assert rows["gpt-5.5"]["maxInputTokens"] == 1_000_000 and rows["gpt-5.5"]["maxOutputTokens"] == 128_000
+    assert rows["gpt-6-astra"]["contextWindow"] == {"supportedLengths": [400_000, 1_000_000], "defaultLength": 400_000}
+    assert rows["gpt-5.4"]["reasoning"]["supportedEfforts"] == ["low", "medium", "high", "xhigh"]
+    assert rows["kimi-k3"]["reasoning"] == {"effort": "medium", "summary": "auto"}
+    assert rows["hunyuan-image-v3.0"]["tags"] == ["text-to-image"] and "hunyuan-image-v3.0" not in cli["models"]
+    assert any(r.get("disabled") is True for r in data["models"])
+
+
+def test_unparsed_user_agent_is_said_and_the_catalog_used(fake: FakeCodeBuddy) -> None:
+    fake.discovery_fail = "12403"
+    fake.personal_models_fail = 1_000
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(discovery, "RETRY_DELAYS", (0.0, 0.0))
+        mp.setattr(discovery, "ENDPOINTS", (CONFIG_PATH, ENTERPRISE_MODELS_PATH))
+        found = discover(KEY, fake.base_url)
+    assert found.source == "catalog" and found.models == catalog_models()
+    assert (
+        found.note is not None
+        and "code 12403" in found.note
+        and "could not parse this client's User-Agent" in found.note
+    )
+    assert "litellm-codebuddy/" in found.note
 
 
 def test_failure_falls_back_to_the_catalog(fake: FakeCodeBuddy) -> None:
@@ -149,7 +195,6 @@ def test_unexpected_answers(upstream: respx.MockRouter, answer: httpx.Response, 
 
 
 def test_lenient_shapes(upstream: respx.MockRouter) -> None:
-    upstream.get(f"https://gw.example{ENTERPRISE_MODELS_PATH}").mock(return_value=httpx.Response(404))
     upstream.get("https://gw.example/v3/config").mock(
         return_value=httpx.Response(
             200, json={"code": 0, "data": {"list": [{"modelId": "m-one", "contextWindow": "64000"}, "m-two", {}]}}
@@ -207,7 +252,13 @@ def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(discovery, "RETRY_DELAYS", (0.0, 0.0))
 
 
-def test_enterprise_endpoint_first_with_flags(upstream: respx.MockRouter) -> None:
+@pytest.fixture
+def v3_down(upstream: respx.MockRouter) -> respx.Route:
+    """/v3/config fails: the enterprise endpoint is asked next."""
+    return upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(500))
+
+
+def test_enterprise_endpoint_after_v3_with_flags(upstream: respx.MockRouter, v3_down: respx.Route) -> None:
     mid = unique("hy3")
     route = upstream.get(ENTERPRISE).mock(
         return_value=enterprise_rows(
@@ -223,10 +274,9 @@ def test_enterprise_endpoint_first_with_flags(upstream: respx.MockRouter) -> Non
             {"id": "gone", "disabled": True},
         )
     )
-    v3 = upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(404))  # asked for efforts only
     models, endpoint = fetch_live_models(KEY, f"{GW}/v2")
-    assert endpoint == ENTERPRISE_MODELS_PATH and route.call_count == 1 and v3.call_count == 1
-    assert all(m.efforts is None for m in models)  # /v3/config failed: the efforts stay unknown
+    assert endpoint == ENTERPRISE_MODELS_PATH and route.call_count == 1 and v3_down.call_count == 1
+    assert all(m.efforts is None for m in models)  # these rows list none
     assert route.calls[0].request.headers["x-api-key"] == KEY
     first, known = models
     assert (first.id, first.max_input_tokens, first.max_output_tokens) == (mid, 1_050_000, 128_000)
@@ -244,6 +294,7 @@ def test_enterprise_endpoint_first_with_flags(upstream: respx.MockRouter) -> Non
     assert litellm.supports_reasoning(f"codebuddy/{mid}")
 
 
+@pytest.mark.usefixtures("v3_down")
 def test_enterprise_agents_shape(upstream: respx.MockRouter) -> None:
     body = {
         "code": 0,
@@ -255,32 +306,20 @@ def test_enterprise_agents_shape(upstream: respx.MockRouter) -> None:
         },
     }
     upstream.get(ENTERPRISE).mock(return_value=httpx.Response(200, json=body))
-    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(500))
     models, _ = fetch_live_models(KEY, f"{GW}/v2")
     assert [(m.id, m.supports_tools) for m in models] == [("cli-one", True)]
 
 
-def test_efforts_from_v3_config_join_the_enterprise_rows(upstream: respx.MockRouter) -> None:
-    """Only /v3/config lists each model's reasoning.supportedEfforts: it is asked for them when another endpoint
-    answered without; what it says joins the rows the first endpoint gave (models it does not list stay unknown)."""
-    upstream.get(ENTERPRISE).mock(return_value=enterprise_rows({"id": "gpt-5.5"}, {"id": "glm-5.2"}))
-    config = {"models": [{"id": "gpt-5.5", "reasoning": {"supportedEfforts": ["low", "Medium", "high", "xhigh"]}}]}
-    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(200, json={"code": 0, "data": config}))
-    models, endpoint = fetch_live_models(KEY, f"{GW}/v2")
-    assert endpoint == ENTERPRISE_MODELS_PATH
-    assert {m.id: m.efforts for m in models} == {"gpt-5.5": ("low", "medium", "high", "xhigh"), "glm-5.2": None}
-    assert models[0].info()["reasoning_effort_levels"] == ["low", "medium", "high", "xhigh"]
-
-
 def test_registering_remembers_the_account_efforts(upstream: respx.MockRouter) -> None:
     mid = unique("kimi")
-    rows = {"models": [{"id": mid, "reasoning": {"supportedEfforts": ["low", "high", "max"]}}]}
-    upstream.get(ENTERPRISE).mock(return_value=httpx.Response(500))
+    rows = {
+        "agents": [{"name": "cli", "models": [mid]}],
+        "models": [{"id": mid, "reasoning": {"supportedEfforts": ["low", "high", "max"], "defaultEffort": "low"}}],
+    }
     upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(200, json={"code": 0, "data": rows}))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(discovery, "RETRY_DELAYS", (0.0, 0.0))
-        assert register_live_models(KEY, f"{GW}/v2") == [mid]
+    assert register_live_models(KEY, f"{GW}/v2") == [mid]
     assert supported_efforts(mid) == ("low", "high", "max")
+    assert default_effort(mid) == "low"
     assert litellm.get_model_info(f"codebuddy/{mid}")["reasoning_effort_levels"] == ["low", "high", "max"]
 
 
@@ -290,21 +329,23 @@ def test_registering_remembers_the_account_efforts(upstream: respx.MockRouter) -
     [httpx.Response(500), httpx.Response(502), httpx.Response(429), httpx.ConnectError("reset")],
     ids=["500", "502", "429", "connect"],
 )
+@pytest.mark.usefixtures("v3_down")
 def test_enterprise_endpoint_is_retried(upstream: respx.MockRouter, failure: object) -> None:
     ok = enterprise_rows({"id": "glm-5.2", "maxInputTokens": 200_000})
     route = upstream.get(ENTERPRISE).mock(side_effect=[failure, failure, ok])
-    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(500))
     found = discover(KEY, f"{GW}/v2")
     assert found.source == "live" and found.endpoint == ENTERPRISE_MODELS_PATH
     assert route.call_count == 3 and [m.id for m in found.models] == ["glm-5.2"]
 
 
 @pytest.mark.usefixtures("no_pause")
+@pytest.mark.usefixtures("v3_down")
 def test_enterprise_endpoint_gives_up_after_three_tries(upstream: respx.MockRouter) -> None:
     route = upstream.get(ENTERPRISE).mock(return_value=httpx.Response(500))
-    upstream.get(f"{GW}/v3/config").mock(return_value=httpx.Response(200, json={"code": 0, "data": {"models": ["a"]}}))
+    console = f"{GW}{discovery.PERSONAL_MODELS_PATH}"
+    upstream.get(console).mock(return_value=httpx.Response(200, json={"code": 0, "data": ["a"]}))
     found = discover(KEY, f"{GW}/v2")
-    assert route.call_count == 3 and found.endpoint == "/v3/config"
+    assert route.call_count == 3 and found.endpoint == discovery.PERSONAL_MODELS_PATH
 
 
 @pytest.mark.usefixtures("no_pause")
@@ -319,18 +360,18 @@ def test_permanent_failures_are_not_retried(upstream: respx.MockRouter, status: 
 
 
 def test_budget_bounds_the_whole_discovery(upstream: respx.MockRouter) -> None:
-    route = upstream.get(ENTERPRISE).mock(return_value=enterprise_rows({"id": "never"}))
+    route = upstream.get(f"{GW}/v3/config").mock(return_value=enterprise_rows({"id": "never"}))
     found = discover(KEY, f"{GW}/v2", budget=0.01)
     assert found.source == "catalog" and not route.called
     assert found.note is not None and "ran out" in found.note
 
 
 def test_model_list_is_a_proxy_model_list() -> None:
-    entries = model_list([LiveModel("kimi-k3", 256_000, 32_000, False, True, None), *catalog_models()[:1]])
+    entries = model_list([LiveModel("kimi-k9", 256_000, 32_000, False, True, None), *catalog_models()[:1]])
     first, catalog = entries
     assert first == {
-        "model_name": "codebuddy/kimi-k3",
-        "litellm_params": {"model": "codebuddy/kimi-k3", "api_key": "os.environ/CODEBUDDY_API_KEY"},
+        "model_name": "codebuddy/kimi-k9",
+        "litellm_params": {"model": "codebuddy/kimi-k9", "api_key": "os.environ/CODEBUDDY_API_KEY"},
         "model_info": {
             "max_input_tokens": 256_000,
             "max_output_tokens": 32_000,
@@ -338,4 +379,5 @@ def test_model_list_is_a_proxy_model_list() -> None:
             "supports_function_calling": True,
         },
     }
-    assert catalog["model_info"]["supports_reasoning"] is True  # the catalog's own models keep its capabilities
+    assert catalog["model_info"]["supports_reasoning"] is False  # the catalog's own facts (default-model: none)
+    assert catalog["model_info"]["max_output_tokens"] == MAX_OUTPUT_TOKENS["default-model"]

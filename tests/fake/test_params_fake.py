@@ -124,14 +124,16 @@ def test_words_outside_the_gateways_efforts(client: httpx.Client, effort: Any) -
 def test_v3_config_lists_efforts_per_model(client: httpx.Client) -> None:
     rows = {r["id"]: r for r in client.get("/../v3/config").json()["data"]["models"]}
     assert rows["gpt-5.5"]["reasoning"]["supportedEfforts"] == ["low", "medium", "high", "xhigh"]
-    assert rows["claude-sonnet-4.6"]["reasoning"]["supportedEfforts"] == ["low", "medium", "high", "xhigh", "max"]
+    assert rows["glm-5.2"]["reasoning"]["supportedEfforts"] == ["high", "xhigh"]
+    assert "reasoning" not in rows["claude-sonnet-4.6"]  # not reported: the fake takes all five
 
 
 def test_discovery_reads_the_fakes_efforts(fake: FakeCodeBuddy) -> None:
     models, _ = fetch_live_models(KEY, fake.base_url)
     found = {m.id: m.efforts for m in models}
     assert found["gpt-5.4"] == ("low", "medium", "high", "xhigh")
-    assert found["claude-sonnet-4.6"] == ("low", "medium", "high", "xhigh", "max")
+    assert found["glm-5.2"] == ("high", "xhigh") and found["kimi-k3"] == ("medium",)
+    assert found["claude-sonnet-4.6"] is None
 
 
 # ------------------------------------------------------------------------------------------------ reasoning shown

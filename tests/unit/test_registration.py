@@ -15,7 +15,7 @@ import respx
 
 import litellm_codebuddy
 from litellm_codebuddy import CodeBuddyLLM, codebuddy_llm
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS, LIMITS, MAX_OUTPUT_TOKENS
+from litellm_codebuddy.catalog import CATALOG, CONTEXT_WINDOWS, LIMITS, MAX_OUTPUT_TOKENS
 
 from support.upstream import call
 
@@ -96,7 +96,7 @@ def test_capabilities(model_id: str) -> None:
     model = f"codebuddy/{model_id}"
     assert litellm.supports_function_calling(model=model) is True
     assert litellm.supports_vision(model=model) is True
-    assert litellm.supports_reasoning(model=model) is True
+    assert litellm.supports_reasoning(model=model) is CATALOG[model_id].reasoning  # the picker ids default/deep: no
 
 
 def test_completion_cost_is_a_number(ok_route: respx.Route) -> None:
