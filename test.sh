@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README). Three passes, each in its own virtualenv under the repository; each selects tests by
-# their kind (a pytest marker, one per folder under tests/: unit, fake, faults, proxy, agents, replicas):
+# their kind (a pytest marker, one per folder under tests/: unit, fake, faults, proxy, agents, replicas, official):
 #  1. full   (.venv): the package with its [test] extras (LiteLLM with the proxy: the newest litellm[proxy] that
 #            installs), then ruff, mypy and every test of every kind;
 #  2. latest (.venv-latest): the newest LiteLLM SDK that installs (without the proxy extras), and the kinds that

@@ -3,7 +3,9 @@
 Login: ``POST /v2/plugin/auth/state`` -> ``{"code":0,"data":{"state","authUrl"[,"interval"]}}``; ``GET
 /v2/plugin/auth/token?state=S`` -> code 11217 (pending) for the first ``login_pending_polls`` polls of S, then
 ``{"code":0,"data":{"accessToken","refreshToken","expiresIn"}}``; ``POST /v2/plugin/auth/token/refresh`` with
-``X-Refresh-Token`` -> a new token pair (the old refresh token stops working).  Issued access tokens are accepted
+``X-Refresh-Token`` -> a new token pair (the old refresh token stops working); ``GET /v2/plugin/login/account``
+(with the new access token; the official client's last step) -> ``{"code":0,"data":{"userId","userName",
+"userNickname","enterpriseId"}}`` (``ACCOUNT``).  Issued access tokens are accepted
 as keys by every endpoint until they expire.
 
 Discovery (the chat endpoint's auth): ``GET /v3/config`` -> ``{"code":0,"data":{"agents":[{"name":"cli",
@@ -54,7 +56,17 @@ CREDITS = "/v2/billing/meter/get-user-resource"
 PRODUCT_CODE = "p_tcaca"
 _POST_PATHS = frozenset({"/v2/plugin/auth/state", "/v2/plugin/auth/token/refresh", CREDITS})
 _DISCOVERY = frozenset({"/v3/config", "/console/enterprises/personal/models", PERSONAL_MODELS})
-PATHS = frozenset({*_POST_PATHS, *_DISCOVERY, "/v2/plugin/auth/token"})
+LOGIN_ACCOUNT = "/v2/plugin/login/account"
+ACCOUNTS = "/v2/plugin/accounts"
+PATHS = frozenset({*_POST_PATHS, *_DISCOVERY, "/v2/plugin/auth/token", LOGIN_ACCOUNT, ACCOUNTS})
+#: the account ``GET /v2/plugin/login/account`` names (the official client's last login step)
+ACCOUNT = {
+    "userId": "fake-user-0001",
+    "userName": "fake-user",
+    "userNickname": "Fake User",
+    "type": "personal",
+    "enterpriseId": None,
+}
 _SERVER_ERROR: tuple[int, dict[str, Any]] = (500, {"code": 500, "msg": "Internal Server Error"})
 
 
@@ -179,6 +191,12 @@ def _answer(state: FakeState, req: Request) -> tuple[int, dict[str, Any]]:
         return _login_poll(state, req.query.get("state", ""))
     if path == "/v2/plugin/auth/token/refresh":
         return _refresh(state, req.headers.get("x-refresh-token", ""))
+    if path in (LOGIN_ACCOUNT, ACCOUNTS):  # the login's own access token, as a bearer token alone
+        token = req.headers.get("authorization", "").partition(" ")[2].strip()
+        if not state.account.token_valid(token):
+            return 401, {"code": 401, "msg": "unauthorized: not a token this login issued"}
+        data = dict(ACCOUNT) if path == LOGIN_ACCOUNT else {"accounts": [dict(ACCOUNT)]}
+        return 200, {"code": 0, "msg": "OK", "data": data}
     why = auth_error(req.headers, state)
     if why is not None:
         return 401, {"code": 401, "msg": f"unauthorized: {why}"}

@@ -18,9 +18,10 @@ is, like the seed capture, ``{"id":...,"choices":[{"delta":{"content":""},"finis
   "test", integer/number 1, boolean true, array [], object {}), finish_reason "tool_calls".  Each call is three
   deltas: id+name with empty arguments; the id repeated with ``"name":""`` and the first half of the arguments; no
   id, the rest of the arguments.  With ``parallel`` (or "PARALLEL" in the user text), more than one tool and
-  ``parallel_tool_calls`` not false, every tool is called, one after the other, ALL with ``"index":0`` and told
-  apart only by ids ``tooluse_<rid>_<n>``.  ``tool_choice: "none"`` is ignored while tools are sent, as the field
-  reports say of the gateway.
+  ``parallel_tool_calls`` not false, every tool is called, one after the other, each at its own ``index`` (0, 1,
+  ...: the official client merges calls that share an index), with ids ``tooluse_<rid>_<n>``; ``parallel=zero``
+  sends them ALL with ``"index":0``, told apart only by their ids (peer reports).  ``tool_choice: "none"`` is
+  ignored while tools are sent, as the field reports say of the gateway.
 * Reasoning: when ``reasoning_effort`` is given the model reasons "Thinking about: T" before the answer; the
   reasoning is shown, as ``delta.reasoning_content`` events (one word per event), only when the request also
   carries ``reasoning_summary`` (field reports: reasoning shown only with both).  Without a summary its tokens
@@ -151,8 +152,9 @@ def _reasoning(ans: Answer, text: str) -> str:
 
 
 def _tool_calls(ans: Answer, tools: list[Any]) -> Iterator[str]:
-    parallel = ans.faults.parallel and len(tools) > 1 and ans.body.get("parallel_tool_calls") is not False
+    parallel = ans.faults.parallel is not None and len(tools) > 1 and ans.body.get("parallel_tool_calls") is not False
     for i, tool in enumerate(tools if parallel else tools[:1]):
+        index = 0 if ans.faults.parallel == "zero" else i
         name, params = _tool_function(tool)
         args = _arguments_for(params)
         if not ans.fits(count_tokens(name) + count_tokens(args)):
@@ -160,9 +162,9 @@ def _tool_calls(ans: Answer, tools: list[Any]) -> Iterator[str]:
         half = max(1, len(args) // 2)
         call_id = f"tooluse_{ans.rid}{i}"
         deltas = (
-            {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}},
-            {"index": 0, "id": call_id, "type": "function", "function": {"name": "", "arguments": args[:half]}},
-            {"index": 0, "function": {"arguments": args[half:]}},
+            {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}},
+            {"index": index, "id": call_id, "type": "function", "function": {"name": "", "arguments": args[:half]}},
+            {"index": index, "function": {"arguments": args[half:]}},
         )
         ans.completion_tokens += count_tokens(name) + count_tokens(args)
         for delta in deltas:

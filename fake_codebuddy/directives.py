@@ -81,6 +81,12 @@ def _midstream(value: str) -> int | str:
     return "error" if value == "error" else int(value)
 
 
+def _parallel(value: str) -> str:
+    if value not in ("index", "zero"):
+        raise ValueError("parallel must be index or zero")
+    return value
+
+
 def _directive(
     stage: Stage,
     value: str,
@@ -134,8 +140,14 @@ class Faults:
         int,
         default=0,
     )
-    parallel: bool = _flag_directive(
-        "answer", 'call every tool, all with `"index":0`; "PARALLEL" in the user text does the same'
+    parallel: str | None = _directive(
+        "answer",
+        "index or zero (default index)",
+        "call every tool: `index` gives each call its own `index` (0, 1, ...), which the official client needs; "
+        '`zero` sends them all with `"index":0`, told apart only by their ids (peer reports); "PARALLEL" in the '
+        "user text is `index`",
+        _parallel,
+        default="index",
     )
     finish: str | None = _directive(
         "answer", "REASON", "the finishing chunk's `finish_reason` (e.g. `content_filter` after the answer)", _text
@@ -204,7 +216,13 @@ class Faults:
     http: int | None = _directive(
         "proxy", "N", 'HTTP status N with `{"code":N,"msg":...}`; 429 adds `Retry-After`', _status, default=500
     )
-    retry_after: str | None = _directive("proxy", "S", "the `Retry-After` value for `http=429` (unset: 7)", _text)
+    retry_after: str | None = _directive(
+        "proxy",
+        "S",
+        "the `Retry-After` value for `http=429` (unset: 7), and for `code=`, `nested=` and `refuse=` errors under "
+        "HTTP 429 (unset: none)",
+        _text,
+    )
     html: int | None = _directive(
         "proxy", "N", "HTTP status N with an nginx-style HTML page, `Content-Type: text/html`", _status, default=502
     )
@@ -367,8 +385,8 @@ def request_directives(base: Faults, headers: Mapping[str, str], body: Any) -> R
                 raw = text_of(m.get("content"))
                 images = images_in(m.get("content"))
                 faults = _parse_tokens(_TOKEN_RE.findall(raw)).over(faults)
-                if "PARALLEL" in raw:
-                    faults = dataclasses.replace(faults, parallel=True)
+                if "PARALLEL" in raw and faults.parallel is None:
+                    faults = dataclasses.replace(faults, parallel="index")
                 text = _STRIP_RE.sub("", raw).strip()
                 break
     return RequestDirectives(faults, text, images)

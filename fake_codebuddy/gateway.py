@@ -99,8 +99,10 @@ def _limited(state: FakeState, req: Request, body: Any) -> Failure | None:
 
 
 def _as_directed(f: Faults, failure: Failure) -> Failure:
-    """``retry_policy=`` and ``ratelimit_reset=`` laid over an error answer."""
+    """``retry_policy=``, ``ratelimit_reset=`` and (under HTTP 429) ``retry_after=`` laid over an error answer."""
     status, obj, extra = failure
+    if status == 429 and f.retry_after is not None:
+        extra = [*(h for h in extra if h[0].lower() != "retry-after"), ("Retry-After", f.retry_after)]
     if f.retry_policy is not None:
         obj = {**obj, "retry_policy": _RETRY_POLICIES[f.retry_policy]}
     if f.ratelimit_reset is not None:

@@ -19,10 +19,14 @@ ignored (counted in ``state.traffic.telemetry``); anything else -> 404 JSON.  Ea
 :class:`~.state.FakeState` (``fake.state``); the attributes below read and write its fields.
 
 Counters (``state.traffic``): ``requests`` (records of chat and image requests, at most ``max_requests``, oldest
-dropped), ``account_requests``, ``disconnects`` (streams abandoned by the client before they finished; detected on
-the next write, or within 0.1 s during a stall), ``open_connections``, ``connections_total``.  Account knobs
+dropped), ``account_requests``, ``unanswered`` (requests for paths it does not serve, answered 404),
+``disconnects`` (streams abandoned by the client before they finished; detected on the next write, or within 0.1 s
+during a stall), ``open_connections``, ``connections_total``.  Account knobs
 (``state.account``, see ``account``): ``login_pending_polls``, ``credits_remaining``, ``discovery_fail``, ...;
 ``tokens`` (issued access token -> expiry) and ``issued`` (every token handed out, in order).
+
+``sock=`` serves on a listening socket made elsewhere (e.g. in another network namespace) instead of binding
+``host:port``.
 
 TLS: ``certfile=``/``keyfile=`` serve HTTPS with that certificate; ``tls=True`` without a certificate makes a CA
 and a server certificate for 127.0.0.1/localhost (``tls.make_certificates``) in a temporary directory, removed when
@@ -36,6 +40,7 @@ import contextlib
 import datetime
 import logging
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
@@ -96,6 +101,7 @@ class FakeCodeBuddy:
     # what the server saw
     requests: StateField[list[RequestRecord]] = StateField("traffic")
     account_requests: StateField[list[RequestRecord]] = StateField("traffic")
+    unanswered: StateField[list[RequestRecord]] = StateField("traffic")
     disconnects: StateField[int] = StateField("traffic")
     open_connections: StateField[int] = StateField("traffic")
     connections_total: StateField[int] = StateField("traffic")
@@ -128,9 +134,15 @@ class FakeCodeBuddy:
         tls: bool = False,
         certfile: str | Path | None = None,
         keyfile: str | Path | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
+        self.sock = sock
+        """A listening socket to serve on instead of binding ``host:port`` (e.g. one made in another network
+        namespace); the fake closes it when it stops."""
+        if sock is not None:
+            self.host, self.port = sock.getsockname()[:2]
         self.state = FakeState.create(api_key, models, max_requests)
         self.tls = tls or certfile is not None
         self.certfile = certfile
@@ -227,10 +239,12 @@ class FakeCodeBuddy:
         self._stop_event = asyncio.Event()
         try:
             context = self._tls_context()
+            where: dict[str, Any] = (
+                {"sock": self.sock} if self.sock is not None else {"host": self.host, "port": self.port}
+            )
             server = await asyncio.start_server(
                 self._on_connection,
-                self.host,
-                self.port,
+                **where,
                 backlog=2048,
                 limit=HEADER_LIMIT,
                 ssl=context,
@@ -327,4 +341,5 @@ class FakeCodeBuddy:
             return await send(writer, 200, b"{}", keep_alive=keep)
         if req.path in ("/health", CHAT_PATH, *TELEMETRY_PATHS) or req.path in images.PATHS:
             return await send_json(writer, 405, {"code": 405, "msg": "method not allowed"}, keep_alive=keep)
+        self.state.traffic.record_unanswered(req)
         return await send_json(writer, 404, {"code": 404, "msg": f"not found: {req.path}"}, keep_alive=keep)

@@ -39,7 +39,9 @@ class RequestRecord:
     body: Any
     """The parsed JSON body (``None`` when it was not valid JSON, and for account requests)."""
     raw: bytes = b""
-    """The body as it arrived (chat requests)."""
+    """The body as it arrived (chat requests; decoded when it came gzipped)."""
+    received: float = field(default_factory=time.monotonic)
+    """When it arrived (``time.monotonic()``): the gaps between a client's retries."""
 
     def __getitem__(self, key: str) -> Any:
         if key in ("method", "path", "headers", "body", "raw"):
@@ -60,6 +62,7 @@ class Traffic:
     max_requests: int = 10_000
     requests: list[RequestRecord] = field(default_factory=list)
     account_requests: list[RequestRecord] = field(default_factory=list)
+    unanswered: list[RequestRecord] = field(default_factory=list)
     disconnects: int = 0
     telemetry: int = 0
     """telemetry posts received (``POST /v1/traces``, ``POST /v2/report``), answered and ignored"""
@@ -83,6 +86,11 @@ class Traffic:
     def record_account(self, req: Request) -> None:
         with self._lock:
             self.account_requests.append(RequestRecord(req.method, req.target, dict(req.headers), None))
+
+    def record_unanswered(self, req: Request) -> None:
+        """Keep a request for a path the fake does not serve (answered 404)."""
+        with self._lock:
+            self.unanswered.append(RequestRecord(req.method, req.target, dict(req.headers), None, req.body))
 
     def connection_opened(self) -> None:
         self.connections_total += 1

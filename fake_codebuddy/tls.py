@@ -41,9 +41,9 @@ def can_make_certificates() -> bool:
     return True
 
 
-def make_certificates(directory: Path) -> Certificates:
-    """A new CA and a server certificate for 127.0.0.1 / localhost in ``directory`` (``ca.pem``, ``server.pem``,
-    ``server.key``); raises ImportError without ``cryptography``."""
+def make_certificates(directory: Path, names: tuple[str, ...] = ()) -> Certificates:
+    """A new CA and a server certificate for 127.0.0.1 / localhost (and the host ``names``) in ``directory``
+    (``ca.pem``, ``server.pem``, ``server.key``); raises ImportError without ``cryptography``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -88,7 +88,12 @@ def make_certificates(directory: Path) -> Certificates:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [
+                    *(x509.DNSName(name) for name in ("localhost", *names)),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

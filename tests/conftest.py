@@ -10,6 +10,7 @@ faults    raw socket and TLS servers that misbehave in ways the fake cannot (res
 proxy     the real ``litellm`` proxy process in front of the fake (openai and anthropic clients)
 agents    real coding agents from the npm registry through the proxy
 replicas  two proxy processes sharing a real Redis
+official  the official CodeBuddy client (CodeBuddy Code) against the fake, in a loopback-only network namespace
 ========  ==========================================================================================
 
 Shared helpers live in ``tests/support/`` (no test imports this file). No test reaches the network: an autouse
@@ -36,7 +37,7 @@ from fake_codebuddy import FakeCodeBuddy
 from support.upstream import MODES, URL, ok_response
 
 #: the kinds of tests, each a folder under tests/ and a marker (declared in pyproject.toml)
-KINDS = ("unit", "fake", "faults", "proxy", "agents", "replicas")
+KINDS = ("unit", "fake", "faults", "proxy", "agents", "replicas", "official")
 _TESTS = Path(__file__).resolve().parent
 
 

@@ -198,8 +198,16 @@ def test_single_tool_call(client: httpx.Client) -> None:
     assert tool_calls_of(chunks_of(post(client, make_body("no", tools=TOOLS, tool_choice="none")).content)) != []
 
 
+def test_parallel_tool_calls_each_at_its_own_index(client: httpx.Client) -> None:
+    """The official client merges parallel calls that share an index into one broken call: each has its own."""
+    deltas = tool_calls_of(chunks_of(post(client, make_body("both PARALLEL", tools=TOOLS)).content))
+    by_index = {d["index"]: d["id"] for d in deltas if d.get("id")}
+    assert list(by_index) == [0, 1] and len(set(by_index.values())) == 2
+    assert [d["function"]["name"] for d in deltas if d["function"].get("name")] == ["get_weather", "get_time"]
+
+
 def test_parallel_tool_calls_all_index_zero(client: httpx.Client) -> None:
-    chunks = chunks_of(post(client, make_body("both FAKE:parallel", tools=TOOLS)).content)
+    chunks = chunks_of(post(client, make_body("both FAKE:parallel=zero", tools=TOOLS)).content)
     deltas = tool_calls_of(chunks)
     ids = {d["id"] for d in deltas if d.get("id")}
     assert len(ids) == 2 and all(d["index"] == 0 for d in deltas)

@@ -42,7 +42,7 @@ def test_every_directive_parses_bare_or_asks_for_a_value(directive: Any) -> None
 def test_values_are_typed() -> None:
     faults = parse_faults("events=5, pace=0.25 jitter=0.1 cut=reset midstream=11134 status=429 usage=full parallel")
     assert faults == Faults(
-        events=5, pace=0.25, jitter=0.1, cut="reset", midstream=11134, status=429, usage="full", parallel=True
+        events=5, pace=0.25, jitter=0.1, cut="reset", midstream=11134, status=429, usage="full", parallel="index"
     )
     assert parse_faults("FAKE:cut=7 crlf=whatever") == Faults(cut=7, crlf=True)  # a flag ignores a value
     assert parse_faults("") == Faults()
@@ -74,7 +74,7 @@ def test_precedence_message_over_header_over_set_fault() -> None:
     assert got.text == "hello world" and got.images == 0
     assert request_directives(base, header, user_body("hi")).faults == Faults(events=3, pace=0.5, crlf=True, status=429)
     assert request_directives(base, {}, user_body("hi")).faults == base
-    assert request_directives(Faults(), {}, user_body("do it in PARALLEL")).faults == Faults(parallel=True)
+    assert request_directives(Faults(), {}, user_body("do it in PARALLEL")).faults == Faults(parallel="index")
     with pytest.raises(ValueError, match="unknown directive"):
         request_directives(base, {"x-fake-fault": "nope"}, user_body("hi"))
 
