@@ -496,10 +496,6 @@ def _merge_schema(base: dict[str, Any], extra: Any) -> dict[str, Any]:
     return merged
 
 
-#: the string choices the gateway takes
-_TOOL_CHOICES = frozenset({"auto", "none", "required"})
-
-
 def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
     if not isinstance(tools, list):
         raise bad_request("tools must be a list of {type: function, function: {...}} objects", model)
@@ -536,6 +532,7 @@ def _deeper_than(node: Any, limit: int) -> bool:
     return False
 
 
+#: the string choices the gateway takes
 _TOOL_CHOICES = ("none", "auto", "required")
 
 
