@@ -23,8 +23,7 @@ _TRACEBACK = "Traceback (most recent call last)"
 
 def client_status(exc: Any) -> int | None:
     """The 4xx status of an exception (``status_code``, or a ProxyException's ``code``), else None."""
-    for attr in ("status_code", "code"):
-        value = getattr(exc, attr, None)
+    for value in _statuses(exc):
         if isinstance(value, bool) or value is None:
             continue
         try:
@@ -35,10 +34,15 @@ def client_status(exc: Any) -> int | None:
     return None
 
 
+def _statuses(exc: Any) -> tuple[Any, Any]:
+    """What an exception says its status is: ``status_code`` (LiteLLM's), then ``code`` (a ProxyException's)."""
+    return getattr(exc, "status_code", None), getattr(exc, "code", None)
+
+
 def _server_status(exc: Any) -> bool:
-    for attr in ("status_code", "code"):
+    for value in _statuses(exc):
         try:
-            if int(str(getattr(exc, attr, None))) >= 500:
+            if int(str(value)) >= 500:
                 return True
         except ValueError:
             continue

@@ -220,8 +220,12 @@ def test_a_new_request_id_per_call() -> None:
 
 
 def test_a_lone_surrogate_still_gets_a_key() -> None:
-    """Text that is not valid Unicode (a lone surrogate) is the gateway's to judge: the key is derived anyway."""
-    assert key_for([{"role": "user", "content": "broken \ud800 text"}]).startswith("cb-")
+    """The derivation itself never fails on text that is not valid Unicode (a lone surrogate): a request holding one
+    is a BadRequestError naming the field before any key is derived (tests/unit/test_properties.py)."""
+    body = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "broken \ud800 text"}], "tools": TOOLS}
+    assert derive_cache_key(KEY, body).startswith("cb-")
+    with pytest.raises(litellm.BadRequestError, match=r"messages\[0\]\.content holds a lone surrogate"):
+        key_for([{"role": "user", "content": "broken \ud800 text"}])
 
 
 def test_correlation_headers_on_every_path(mode: str, ok_route: respx.Route) -> None:
