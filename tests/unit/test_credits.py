@@ -191,23 +191,26 @@ def test_models_yaml_is_a_model_list(capsys: pytest.CaptureFixture[str]) -> None
     config = yaml.safe_load(out)
     entries = config["model_list"]
     assert [e["model_name"] for e in entries] == [f"codebuddy/{m}" for m in CONTEXT_WINDOWS]
-    first = entries[0]
-    assert first["litellm_params"] == {"model": "codebuddy/gpt-5.5", "api_key": "os.environ/CODEBUDDY_API_KEY"}
-    assert first["model_info"]["max_input_tokens"] == CONTEXT_WINDOWS["gpt-5.5"]
-    assert first["model_info"]["supports_function_calling"] is True
+    gpt = next(e for e in entries if e["model_name"] == "codebuddy/gpt-5.5")
+    assert gpt["litellm_params"] == {"model": "codebuddy/gpt-5.5", "api_key": "os.environ/CODEBUDDY_API_KEY"}
+    assert gpt["model_info"]["max_input_tokens"] == CONTEXT_WINDOWS["gpt-5.5"]
+    assert gpt["model_info"]["supports_function_calling"] is True
 
 
 def test_models_live_yaml(upstream: respx.MockRouter, key: str, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [{"id": 'odd "name"', "maxInputTokens": 64_000, "supportsToolCall": False, "supportsReasoning": True}]
-    upstream.get("https://www.codebuddy.ai/v2/enterprises/personal/models").mock(
-        return_value=httpx.Response(200, json={"code": 0, "data": rows})
-    )
-    efforts = {"models": [{"id": 'odd "name"', "reasoning": {"supportedEfforts": ["low", "high"]}}]}
+    row = {
+        "id": 'odd "name"',
+        "maxInputTokens": 64_000,
+        "supportsToolCall": False,
+        "supportsReasoning": True,
+        "reasoning": {"supportedEfforts": ["low", "high"]},
+    }
+    config = {"agents": [{"name": "cli", "models": ['odd "name"']}], "models": [row]}
     upstream.get("https://www.codebuddy.ai/v3/config").mock(
-        return_value=httpx.Response(200, json={"code": 0, "data": efforts})
+        return_value=httpx.Response(200, json={"code": 0, "data": config})
     )
     code, out, _ = run(capsys, "models", "--live", "--yaml")
-    assert code == EXIT_OK and "your account (/v2/enterprises/personal/models)" in out
+    assert code == EXIT_OK and "your account (/v3/config)" in out
     (entry,) = yaml.safe_load(out)["model_list"]
     assert entry["model_name"] == 'codebuddy/odd "name"'
     assert entry["model_info"] == {
