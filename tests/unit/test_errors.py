@@ -732,6 +732,17 @@ def test_sdk_num_retries_never_resends_a_forbidden_request(
     assert route.call_count == 2
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_forbidden_error_inside_a_stream_is_not_sent_again(
+    mode: str, upstream: respx.MockRouter, forbidden: None
+) -> None:
+    answer = httpx.Response(200, headers=SSE_HEADERS, content=sse({"error": {"data": forbid_body(14018)}}))
+    route = upstream.post(URL).mock(side_effect=[answer, ok_response(), ok_response()])
+    with pytest.raises(litellm.RateLimitError) as info:
+        call(mode, num_retries=3)
+    assert route.call_count == 1 and "14018" in str(info.value)
+
+
 def test_a_forbidden_request_is_sent_again_after_the_window(upstream: respx.MockRouter, forbidden: None) -> None:
     now = [0.0]
     memo = Forbidden(window=60, clock=lambda: now[0])
