@@ -468,7 +468,7 @@ def _deeper_than(node: Any, limit: int, depth: int = 1) -> bool:
     ``limit`` + 1 calls deep, whatever ``node`` is: the answer cannot depend on the caller's stack."""
     if depth > limit:
         return True
-    for child in node.values() if type(node) is dict else node:
+    for child in node.values() if isinstance(node, dict) else node:
         kind = type(child)
         if kind is str:  # most of a schema: skipped at once
             continue
