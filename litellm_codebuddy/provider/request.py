@@ -517,18 +517,21 @@ def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
 
 MAX_SCHEMA_DEPTH = 128
 """the deepest tool schema sent (objects and lists inside objects and lists); real ones are a few dozen deep. A
-fixed limit, so the answer to a deep schema never depends on how deep the caller's own stack happens to be."""
+fixed limit, so the answer to a deep schema never depends on how deep the caller's own stack happens to be (the
+inliner and the JSON encoder recurse)."""
 
 
-def _deeper_than(node: Any, limit: int) -> bool:
-    """Whether ``node`` nests objects and lists more than ``limit`` levels deep (walked without recursion)."""
-    stack: list[tuple[Any, int]] = [(node, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
+def _deeper_than(node: Any, limit: int, depth: int = 1) -> bool:
+    """Whether ``node`` nests objects and lists more than ``limit`` levels deep. Recursive, but never more than
+    ``limit`` + 1 calls deep, whatever ``node`` is: the answer cannot depend on the caller's stack."""
+    if depth > limit:
+        return True
+    for child in node.values() if isinstance(node, dict) else node:
+        kind = type(child)
+        if kind is str:  # most of a schema: skipped at once
+            continue
+        if (kind is dict or kind is list or isinstance(child, (dict, list))) and _deeper_than(child, limit, depth + 1):
             return True
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
 
 

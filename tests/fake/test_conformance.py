@@ -248,6 +248,29 @@ def test_basic_tool_calling_round_trip(path: str, fake: FakeCodeBuddy) -> None:
     assert second.content == "Tool results: 72F"
 
 
+def test_streamed_tool_calls_sent_back_as_objects(fake: FakeCodeBuddy) -> None:
+    """The stream's own tool-call objects (pydantic, arguments joined by the caller) go back in the next turn."""
+    messages: list[Any] = [{"role": "user", "content": "How is the weather in Mumbai?"}]
+    calls: dict[int, Any] = {}
+    stream = litellm.completion(
+        model=MODEL, messages=messages, tools=[WEATHER], stream=True, api_key=KEY, api_base=fake.base_url
+    )
+    for chunk in stream:
+        for piece in chunk.choices[0].delta.tool_calls or []:
+            if piece.index in calls:
+                calls[piece.index].function.arguments += piece.function.arguments
+            else:
+                calls[piece.index] = piece
+    assert [c.function.name for c in calls.values()] == ["get_current_weather"]
+    for made in calls.values():
+        messages.append({"role": "assistant", "tool_calls": [made], "content": None})
+        messages.append({"role": "tool", "tool_call_id": made.id, "content": "Sunny, 34 C"})
+    result = ask("sync", fake, messages, tools=[WEATHER])
+    assert result.content == "Tool results: Sunny, 34 C"
+    sent = fake.requests[-1].body["messages"][2]["tool_calls"][0]
+    assert sent["function"] == {"name": "get_current_weather", "arguments": '{"location": "test"}'}
+
+
 # ------------------------------------------------------------------------------------------------ raw request
 
 
