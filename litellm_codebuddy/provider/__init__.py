@@ -61,8 +61,10 @@ aiohttp, json or LiteLLM: the JSON goes through ``json.JSONEncoder.encode`` and 
 ``AsyncHTTPHandler.should_use_aiohttp_transport`` and ``create_aiohttp_transport``, the sync coalescer's close
 through httpx's public ``network_stream`` extension (``get_extra_info("socket")``). A library that changes its
 internals therefore leaves every call as it is: ``tests/faults/test_public_only.py`` runs plain, streamed, sync
-and async calls with representative private names of h11, httpcore, httpx, anyio and json removed, and
-``tests/unit/test_layout.py`` fails on any ``x._name`` that is not this package's own.
+and async calls, over HTTP and TLS, with and without the window, with representative private names of h11,
+httpcore, httpx, anyio, json and LiteLLM hidden from everything outside their library (as a release that renamed
+them would leave them), and ``tests/unit/test_public_api.py`` fails on any ``x._name`` in this package that is not
+its own.
 """
 
 from .handler import CodeBuddyLLM
