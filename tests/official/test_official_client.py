@@ -21,7 +21,7 @@ from fake_codebuddy import FakeCodeBuddy
 from fake_codebuddy.codes import business_message
 from fake_codebuddy.models import CONFIG_ROWS
 
-from support.official import KEY, Run, official, tiny_png
+from support.official import KEY, OFFICIAL_X, Run, official, tiny_png
 from support.proxy import marker
 
 #: the output limits the official client sends as ``max_tokens`` (its built-in catalog)
@@ -64,19 +64,9 @@ def plain_turn(tmp_path: Path, model: str) -> None:
 def test_a_the_models_of_v3_config(tmp_path: Path) -> None:
     """The client reads ``GET /v3/config`` as the fake serves it: a model it does not ship, listed there (the cli
     agent's ids joined with the rows), is used with that row's output limit, input window and default effort."""
-    row = {
-        "id": "fake-official-x",
-        "name": "Fake X",
-        "maxInputTokens": 100_000,
-        "maxOutputTokens": 7_777,
-        "supportsToolCall": True,
-        "supportsImages": False,
-        "supportsReasoning": True,
-        "reasoning": {"effort": "medium", "summary": "auto", "supportedEfforts": ["low", "medium"]},
-    }
     word = marker()
     with official(tmp_path, f"say {word}", *NO_TOOLS, model="fake-official-x") as (ns, fake):
-        fake.models_live = [row]
+        fake.models_live = [OFFICIAL_X]
         done = ns.go()
     done.assert_only_the_fake()
     assert done.result["subtype"] == "success", done.tail()

@@ -52,6 +52,17 @@ KEY = "ck_official.testkey12345678"
 DOWNLOAD_TIMEOUT = 600
 RUN_TIMEOUT = 90
 _NETNS = Path(__file__).resolve().with_name("netns.py")
+#: a model the official client does not ship, for the fake's ``/v3/config`` (``fake.models_live = [OFFICIAL_X]``)
+OFFICIAL_X: dict[str, Any] = {
+    "id": "fake-official-x",
+    "name": "Fake X",
+    "maxInputTokens": 100_000,
+    "maxOutputTokens": 7_777,
+    "supportsToolCall": True,
+    "supportsImages": False,
+    "supportsReasoning": True,
+    "reasoning": {"effort": "medium", "summary": "auto", "supportedEfforts": ["low", "medium"]},
+}
 
 
 def _skip(reason: str) -> None:
