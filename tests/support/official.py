@@ -78,10 +78,19 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@cache
 def client_binary() -> Path:
-    """The client binary (downloaded and unpacked on first use); skips the test when it cannot be downloaded, fails
-    when the wheel is not the one pinned."""
+    """The client binary (downloaded and unpacked on first use); skips the test when it cannot be downloaded (once
+    per process: the reason is kept), fails when the wheel is not the one pinned."""
+    found = _install()
+    if isinstance(found, str):
+        _skip(found)
+    assert isinstance(found, Path)
+    return found
+
+
+@cache
+def _install() -> Path | str:
+    """The client binary, or why it could not be downloaded."""
     CACHE.mkdir(exist_ok=True)
     binary = CACHE / f"codebuddy-headless-{CLIENT_VERSION}"
     with (CACHE / ".install.lock").open("w") as lock:  # pytest-xdist workers install one at a time
@@ -98,7 +107,7 @@ def client_binary() -> Path:
                 done = None
             if done is None or done.returncode != 0 or not wheel.exists():
                 tail = "timed out" if done is None else (done.stderr or done.stdout)[-800:]
-                _skip(f"pip download {PACKAGE}=={VERSION} failed, the official client cannot run: {tail}")
+                return f"pip download {PACKAGE}=={VERSION} failed, the official client cannot run: {tail}"
         got = sha256(wheel)
         if got != WHEEL_SHA256:
             wheel.unlink()
@@ -133,11 +142,16 @@ def namespace_problem() -> str | None:
     return None
 
 
-def require() -> Path:
-    """The client binary, or a skip saying why the official client cannot run here."""
+def require_namespace() -> None:
+    """Skip, saying why, where no loopback-only namespace can be made."""
     problem = namespace_problem()
     if problem is not None:
         _skip(problem)
+
+
+def require() -> Path:
+    """The client binary, or a skip saying why the official client cannot run here."""
+    require_namespace()
     return client_binary()
 
 
@@ -221,7 +235,8 @@ class Run:
 
 
 class Namespace:
-    """One loopback-only namespace, the fake serving in it (``.fake``) and one client run (:meth:`run`)."""
+    """One loopback-only namespace, the fake serving in it (``.fake``) and one command run in it: :meth:`start`, then
+    :meth:`go` (to its end) or :meth:`converse` (the agent SDK's control protocol)."""
 
     def __init__(self, tmp: Path, binary: Path, **fake_options: Any) -> None:
         self.tmp = tmp
