@@ -263,6 +263,7 @@ class Namespace:
         return self
 
     def start(self, argv: list[str], env: dict[str, str], stdin: str | None = None) -> None:
+        self._stderr = (self.tmp / "stderr.txt").open("w")  # a file: nothing blocks on it while stdout is read
         ours, theirs = socket.socketpair()
         self._channel = ours
         command = [sys.executable, str(_NETNS), str(theirs.fileno()), str(self.tmp / "hosts")]
@@ -274,7 +275,7 @@ class Namespace:
             cwd=self.work,
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
         )
         theirs.close()
@@ -320,15 +321,18 @@ class Namespace:
         assert self._proc is not None and self._channel is not None, "start() first"
         self._channel.sendall(b"g")
         try:
-            stdout, stderr = self._proc.communicate(self._stdin, timeout=RUN_TIMEOUT)
+            stdout, _ = self._proc.communicate(self._stdin, timeout=RUN_TIMEOUT)
+            killed = ""
         except subprocess.TimeoutExpired:
             self._proc.kill()
-            stdout, stderr = self._proc.communicate(timeout=10)
-            stderr += f"\n[killed after {RUN_TIMEOUT} s]"
-        return self._run(stdout, stderr)
+            stdout, _ = self._proc.communicate(timeout=10)
+            killed = f"\n[killed after {RUN_TIMEOUT} s]"
+        return self._run(stdout, killed)
 
-    def _run(self, stdout: str, stderr: str) -> Run:
+    def _run(self, stdout: str, killed: str = "") -> Run:
         assert self._proc is not None
+        self._stderr.close()
+        stderr = (self.tmp / "stderr.txt").read_text(errors="replace") + killed
         events = []
         for line in stdout.splitlines():
             with contextlib.suppress(ValueError):
@@ -367,11 +371,10 @@ class Namespace:
                             break
             self._proc.stdin.close()
             stdout = self._proc.stdout.read()
-            stderr = self._proc.stderr.read() if self._proc.stderr is not None else ""
             self._proc.wait(30)
         finally:
             timer.cancel()
-        return self._run("".join(lines) + stdout, stderr)
+        return self._run("".join(lines) + stdout)
 
     def __exit__(self, *exc: object) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -379,6 +382,8 @@ class Namespace:
             self._proc.wait(10)
         if self._channel is not None:
             self._channel.close()
+        if hasattr(self, "_stderr"):
+            self._stderr.close()
         if hasattr(self, "fake"):
             self.fake.stop()
         if self._dns is not None:
