@@ -20,8 +20,7 @@ Reasoning efforts: the gateway's words are ``low``, ``medium``, ``high``, ``xhig
 ``supportedEfforts`` accepts those alone (another word: 11133, as ``max`` on gpt-5.5, gpt-5.4 and gpt-5.3-codex is
 reported); every other model takes all five (:func:`efforts_of`).
 
-The window a prompt must fit (:func:`input_window`) is the model's ``maxInputTokens``, capped at
-:data:`REFUSAL_WINDOW_CAP` so that the tests of the "prompt is too long" refusal stay small.
+The window a prompt must fit (:func:`input_window`) is the model's ``maxInputTokens``.
 
 Picker ids (``default-model``, ``fast-model``, ``balanced-model``, ``primary-model``, ``deep-model``) are the
 official client's model picker: the fake answers them with the model each one picks (:data:`PICKERS`), and the
@@ -34,8 +33,6 @@ from typing import Any
 
 #: every effort the gateway knows, weakest first
 ALL_EFFORTS: tuple[str, ...] = ("low", "medium", "high", "xhigh", "max")
-#: the refusal window's ceiling in tokens (the listed windows are the real ones; a test prompt stays small)
-REFUSAL_WINDOW_CAP = 128_000
 
 _XHIGH = ["low", "medium", "high", "xhigh"]
 _MAX = ["low", "medium", "high", "xhigh", "max"]
@@ -197,7 +194,7 @@ def config_row(model_id: str) -> dict[str, Any]:
 
 
 def input_window(model: str) -> int | None:
-    """The window a prompt to ``model`` must fit, in tokens: its row's ``maxInputTokens`` up to
-    :data:`REFUSAL_WINDOW_CAP`; None for a model without a row (``fake-`` ids and the constructor's extra models)."""
+    """The window a prompt to ``model`` must fit, in tokens: its row's ``maxInputTokens``; None for a model without
+    a row (``fake-`` ids and the constructor's extra models)."""
     row = ACCOUNT_MODELS.get(model)
-    return min(int(row["maxInputTokens"]), REFUSAL_WINDOW_CAP) if row is not None else None
+    return int(row["maxInputTokens"]) if row is not None else None

@@ -20,7 +20,7 @@ from fake_codebuddy import FakeCodeBuddy
 from fake_codebuddy.refusals import MODERATION_NOTICE, REFUSALS, UTC8
 from fake_codebuddy.refusals import SOFT_BLOCK_NOTICE as FAKE_NOTICE
 from fake_codebuddy.tokens import prompt_tokens
-from litellm_codebuddy.catalog import CONTEXT_WINDOWS
+from litellm_codebuddy.catalog import CONTEXT_WINDOWS, SEED_IDS
 from litellm_codebuddy.provider.errors import SOFT_BLOCK, SOFT_BLOCK_NOTICE, TOO_LONG, reset_delay, upstream_of
 
 from support.upstream import MODES, STREAM_MODES, router_call, unchanged_apart_from_the_model, unwrap
@@ -117,7 +117,7 @@ def test_once_in_the_history_every_later_turn_fails(client: httpx.Client) -> Non
 # ---------------------------------------------------------------- the window
 
 
-@pytest.mark.parametrize("model", sorted(CONTEXT_WINDOWS))
+@pytest.mark.parametrize("model", sorted(SEED_IDS))  # the seed's: 200k to 1M (every window is the catalog's)
 def test_a_prompt_longer_than_the_window_is_11115_naming_both(client: httpx.Client, model: str) -> None:
     window = CONTEXT_WINDOWS[model]
     ok = body(("user", "word " * 1000), model=model)
@@ -214,10 +214,10 @@ def user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
 
 
-def refused(mode: str, fake: FakeCodeBuddy, messages: list[dict[str, Any]], expected: type) -> BaseException:
+def refused(mode: str, fake: FakeCodeBuddy, messages: list[dict[str, Any]], expected: type, **kw: Any) -> BaseException:
     got: list[Any] = []
     with pytest.raises(Exception) as info:
-        got.append(sdk(mode, fake, messages))
+        got.append(sdk(mode, fake, messages, **kw))
     exc = unwrap(info.value)
     assert isinstance(exc, expected), f"{mode}: {type(info.value).__name__}: {info.value}"
     return exc
@@ -252,7 +252,7 @@ def test_sdk_soft_block_is_never_content(fake: FakeCodeBuddy, mode: str) -> None
     [
         (user("hi FAKE:refuse=softblock400"), litellm.ContentPolicyViolationError),
         ([{"role": "system", "content": CLAUDE_CODE}, *user("hi")], litellm.ContentPolicyViolationError),
-        (user("word " * 130_000), litellm.ContextWindowExceededError),
+        (user("word " * 210_000), litellm.ContextWindowExceededError),  # claude-sonnet-4.6's window: 200k
         (user("hi FAKE:refuse=toolong4028"), litellm.ContextWindowExceededError),
         (user("hi FAKE:refuse=inputlong"), litellm.ContextWindowExceededError),
         (user("hi FAKE:refuse=limit"), litellm.RateLimitError),
@@ -273,14 +273,15 @@ def test_sdk_soft_block_is_never_content(fake: FakeCodeBuddy, mode: str) -> None
 def test_sdk_refusals_and_limits(
     fake: FakeCodeBuddy, mode: str, messages: list[dict[str, Any]], expected: type
 ) -> None:
-    exc = refused(mode, fake, messages, expected)
+    long = "word" in str(messages)  # over a window: the model with the smallest of the seed's, 200k
+    exc = refused(mode, fake, messages, expected, **({"model": "codebuddy/claude-sonnet-4.6"} if long else {}))
     said = upstream_of(exc)
     assert said is not None
     if expected is litellm.ContextWindowExceededError:
         assert said.known is TOO_LONG and "prompt is too long" in str(exc)
-        if "word" in str(messages):
+        if long:
             n = prompt_tokens([{"role": "system", "content": "You are a helpful assistant."}, *messages])
-            assert f"prompt is too long: {n} tokens > 128000 maximum" in str(exc)
+            assert f"prompt is too long: {n} tokens > 200000 maximum" in str(exc)
     if said.code == 6004:
         assert said.retry_after is not None and 3590 <= said.retry_after <= 3601
 
@@ -302,11 +303,11 @@ def test_sdk_answer_opening_like_the_notice_is_an_answer(fake: FakeCodeBuddy, mo
 # ---------------------------------------------------------------- a Router, through the fake
 
 
-def router(fake: FakeCodeBuddy, **kw: Any) -> litellm.Router:
+def router(fake: FakeCodeBuddy, main: str = "codebuddy/gpt-5.5", **kw: Any) -> litellm.Router:
     base = {"api_key": KEY, "api_base": fake.base_url}
     return litellm.Router(
         model_list=[
-            {"model_name": "main", "litellm_params": {"model": "codebuddy/gpt-5.5", **base}},
+            {"model_name": "main", "litellm_params": {"model": main, **base}},
             {"model_name": "backup", "litellm_params": {"model": "codebuddy/claude-sonnet-4.6", **base}},
             {"model_name": "large", "litellm_params": {"model": "codebuddy/gemini-3.1-pro", **base}},
         ],
@@ -334,11 +335,12 @@ def test_router_content_policy_fallback(fake: FakeCodeBuddy, mode: str, refusal:
 @pytest.mark.parametrize("mode", MODES)
 def test_router_context_window_fallback(fake: FakeCodeBuddy, mode: str) -> None:
     word = f"w{time.monotonic_ns()}"
-    messages = user(f"{word} " + "word " * 130_000)
-    answer = router_call(router(fake, context_window_fallbacks=[{"main": ["large"]}]), mode, messages)
+    messages = user(f"{word} " + "word " * 210_000)  # over claude-sonnet-4.6's 200k, within gemini-3.1-pro's 1M
+    main = "codebuddy/claude-sonnet-4.6"
+    answer = router_call(router(fake, main, context_window_fallbacks=[{"main": ["large"]}]), mode, messages)
     assert answer.startswith(f"Echo: {word} word word")
     first, second = marked(fake, word)
-    assert (first.body["model"], second.body["model"]) == ("gpt-5.5", "gemini-3.1-pro")
+    assert (first.body["model"], second.body["model"]) == ("claude-sonnet-4.6", "gemini-3.1-pro")
     assert unchanged_apart_from_the_model(first, second)
 
 

@@ -274,13 +274,20 @@ def test_chat_summary_alone_is_not_sent(oai: openai.OpenAI, fake: FakeCodeBuddy)
 
 
 @pytest.mark.parametrize(
-    ("model", "effort"), [(GPT, "xhigh"), ("codebuddy/glm-5.2", "high"), (WITH_MAX, "max"), (CLAUDE, "medium")]
+    ("model", "effort"),
+    [
+        (GPT, "xhigh"),
+        ("codebuddy/glm-5.2", "xhigh"),  # the catalog declares high and xhigh
+        ("codebuddy/fake-unmapped", "high"),
+        (WITH_MAX, "max"),
+        (CLAUDE, "medium"),
+    ],
 )
 def test_messages_adaptive_max(claude: anthropic.Anthropic, fake: FakeCodeBuddy, model: str, effort: str) -> None:
     """Adaptive thinking's output_config.effort "max" on /v1/messages: LiteLLM's bridge itself lowers it to what
-    the model map declares (gpt-5.5's levels end at xhigh; a model the map does not know gets "high"), so "max"
-    reaches the gateway only for a model that declares it (reasoning_effort_levels in model_info, or the
-    account's list); for names with "claude" the bridge keeps only thinking, whose adaptive form means medium."""
+    the model map declares (gpt-5.5's and glm-5.2's levels end at xhigh; a model the map does not know gets
+    "high"), so "max" reaches the gateway only for a model that declares it (reasoning_effort_levels in model_info,
+    or the account's list); for names with "claude" the bridge keeps only thinking, whose adaptive form means medium."""
     word = marker()
     message(
         claude,

@@ -36,7 +36,8 @@ CLAUDE_CODE = "You are Claude Code, Anthropic's official CLI for Claude."
 CLAUDE_CODE_TOO_LONG = re.compile(r"prompt is too long[^0-9]*(\d+)\s*tokens?\s*>\s*(\d+)", re.IGNORECASE)
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 FRONTS = ("chat", "messages", "responses")
-LONG = "word " * 130_000
+LONG = "word " * 210_000  # over claude-sonnet-4.6's window (200k), within gpt-5.5's (1M)
+SONNET = "codebuddy/claude-sonnet-4.6"
 # LiteLLM records a deployment's cooldown from its failure callback, a moment after the failure; under load a
 # request sent within that moment can still be routed to the failed deployment (and is then retried on the other)
 COOLDOWN_RECORDED = 1.0  # over gpt-5.5's 128k window, well inside gemini-3.1-pro's 1M
@@ -218,12 +219,12 @@ def test_context_too_long_reaches_each_client_in_anthropics_words(
     plain: Proxy, fake: FakeCodeBuddy, front: str, stream: bool
 ) -> None:
     word = marker()
-    out = send(plain, front, stream, f"{word} {LONG}")
+    out = send(plain, front, stream, f"{word} {LONG}", model=SONNET)
     (rec,) = reached(fake, word)
     tokens = prompt_tokens(rec.body["messages"])
-    assert tokens > 128_000
+    assert tokens > 200_000
     match = CLAUDE_CODE_TOO_LONG.search(out.message)
-    assert match is not None and match.groups() == (str(tokens), "128000"), out.message
+    assert match is not None and match.groups() == (str(tokens), "200000"), out.message
     if front == "responses" and stream:
         assert out.code == "context_length_exceeded"  # OpenAI's code, which Codex CLI acts on
     else:
@@ -291,17 +292,17 @@ def test_team_content_policy_fallback(team: Proxy, fake: FakeCodeBuddy, front: s
 @STREAM
 def test_team_context_window_fallback(team: Proxy, fake: FakeCodeBuddy, front: str, stream: bool) -> None:
     word = marker()
-    out = send(team, front, stream, f"{word} {LONG}")
+    out = send(team, front, stream, f"{word} {LONG}", model=SONNET)
     sent = reached(fake, word)
     if (front, stream) in NO_CONTEXT_WINDOW_FALLBACK:  # the client gets Anthropic's and OpenAI's own words
         assert CLAUDE_CODE_TOO_LONG.search(out.message), out.message[:300]
         assert out.kind == "invalid_request_error" if front == "messages" else out.code == "context_length_exceeded"
-        assert [rec.body["model"] for rec in sent] == ["gpt-5.5"]
+        assert [rec.body["model"] for rec in sent] == ["claude-sonnet-4.6"]
         return
     assert out.error is None and out.code is None, out.message[:500]
     assert out.text.startswith(f"Echo: {word} word word")
     first, second = sent
-    assert (first.body["model"], second.body["model"]) == ("gpt-5.5", "gemini-3.1-pro")
+    assert (first.body["model"], second.body["model"]) == ("claude-sonnet-4.6", "gpt-5.5")
     assert unchanged_apart_from_the_model(first, second)
 
 
