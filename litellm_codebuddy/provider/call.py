@@ -117,8 +117,9 @@ def _policy(params: Mapping[str, Any], deployment: Mapping[str, Any], *, stream:
 
 def private_data(call_value: Any = None, deployment_value: Any = None) -> bool:
     """Whether to opt out of the use of the requests to improve models (``X-Private-Data: true``): ``private_data``
-    of the call or of the deployment, or ``CODEBUDDY_PRIVATE_DATA``. An opt-out anywhere wins, so a caller cannot
-    opt a deployment or a process back in. A value that is not true or false is ignored, with a warning."""
+    of the call or of the deployment, or ``CODEBUDDY_PRIVATE_DATA``. An opt-out anywhere wins, so a call's False
+    never undoes the process's opt-out (through a Router, LiteLLM gives a call's own arguments precedence over its
+    deployment's ``litellm_params``: docs/teams.md). A value that is not true or false is ignored, with a warning."""
     raw = os.environ.get(PRIVATE_DATA_ENV, "")
     for value, where in ((call_value, "private_data"), (deployment_value, "private_data"), (raw, PRIVATE_DATA_ENV)):
         if value is None or (isinstance(value, str) and not value.strip()):

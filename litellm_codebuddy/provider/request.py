@@ -430,6 +430,14 @@ def _merge_schema(base: dict[str, Any], extra: Any) -> dict[str, Any]:
     return merged
 
 
+#: the string choices the gateway takes
+_TOOL_CHOICES = frozenset({"auto", "none", "required"})
+
+
+def _is_choice_word(value: Any) -> bool:
+    return isinstance(value, str) and value in _TOOL_CHOICES
+
+
 def _validate_tools(tools: Any, model: str) -> list[dict[str, Any]]:
     if not isinstance(tools, list):
         raise bad_request("tools must be a list of {type: function, function: {...}} objects", model)
@@ -450,8 +458,12 @@ def prepare_tools(tools: Any, tool_choice: Any, model: str = "") -> tuple[list[d
 
     A named choice ``{"type":"function","function":{"name":N}}`` keeps its meaning as ``"required"``
     with only tool N sent. ``"none"`` sends no tools and no choice: the gateway ignores it while tools are sent
-    (docs/gateway.md#tool-choice-none).
+    (docs/gateway.md#tool-choice-none). Any other string than ``"auto"``, ``"none"`` and ``"required"``, or a value
+    that is neither a string nor an object, is a BadRequestError.
     """
+    if tool_choice is not None and not isinstance(tool_choice, dict) and not _is_choice_word(tool_choice):
+        shown = tool_choice[:40] if isinstance(tool_choice, str) else type(tool_choice).__name__
+        raise bad_request(f"tool_choice must be 'auto', 'none', 'required' or a named function, got {shown!r}", model)
     if tool_choice == "none":
         if tools is not None:
             _validate_tools(tools, model)

@@ -462,3 +462,29 @@ def test_extra_headers_cannot_replace_the_key(oai: openai.OpenAI, fake: FakeCode
     assert headers["x-api-key"] == UPSTREAM_KEY and headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
     assert headers["user-agent"].startswith("litellm-codebuddy/") and headers["x-conversation-id"] != "mine"
     assert headers["x-client-trace"] == "t-1" and "ck_intruder" not in str(headers)
+
+
+# ------------------------------------------------------------------------------------------------ history
+
+
+def test_messages_thinking_goes_back_as_reasoning(claude: anthropic.Anthropic, fake: FakeCodeBuddy) -> None:
+    """Claude Code sends its earlier thinking blocks back with the tool call they led to: the gateway gets their
+    text as ``reasoning`` on that assistant message, as the official client sends it."""
+    word = marker()
+    tool = {"name": "read_file", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}}
+    history: list[Any] = [
+        {"role": "user", "content": f"{word} read a.py"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": f"{word}: the file comes first.", "signature": ""},
+                {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {"path": "a.py"}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": f"{word} x = 1"}]},
+    ]
+    message(claude, False, model=GPT, tools=[tool], messages=history)
+    sent_messages = request_with(fake, word).body["messages"]
+    assistant = next(m for m in sent_messages if m["role"] == "assistant")
+    assert assistant["reasoning"] == f"{word}: the file comes first." and assistant["tool_calls"]
+    assert "thinking_blocks" not in assistant and "reasoning_content" not in assistant

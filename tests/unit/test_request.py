@@ -464,6 +464,12 @@ def test_tool_choice_none_sends_no_tools() -> None:
         build_body("gpt-5.5", [{"role": "user", "content": "hi"}], {"tools": [{"x": 1}], "tool_choice": "none"})
 
 
+@pytest.mark.parametrize("choice", ["banana", "", "AUTO", 7, ["auto"], True])
+def test_a_tool_choice_the_gateway_cannot_take_is_a_bad_request(choice: Any) -> None:
+    with pytest.raises(litellm.BadRequestError, match="tool_choice must be"):
+        build_body("gpt-5.5", [{"role": "user", "content": "hi"}], {"tools": [tool("a")], "tool_choice": choice})
+
+
 def test_named_tool_choice_unknown_tool() -> None:
     with pytest.raises(litellm.BadRequestError):
         prepare_tools([tool("a")], {"type": "function", "function": {"name": "zzz"}})
