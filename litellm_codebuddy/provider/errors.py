@@ -18,7 +18,13 @@ rewrites a prompt to get past a check and never retries a refused request itself
   M maximum``, which Claude Code recognises through LiteLLM's ``/v1/messages`` bridge;
 - a rate limit whose message names its reset time (6004: ``... reset at 2026-10-10 00:08:52 UTC+8 ...``) ->
   ``RateLimitError`` carrying ``Retry-After`` = the seconds until then, which a Router takes as the deployment's
-  cooldown.
+  cooldown; without a named reset (or an ``x-ratelimit-reset`` header), a transient limit gets a short figure, an
+  hour or day window the seconds until it ends, exhausted quota an hour (:func:`retry_after_for`);
+- every refusal (11128, 11140-11142, 17271-17276, the moderation envelope) -> ``ContentPolicyViolationError`` (400),
+  which no Router cools a deployment for;
+- ``retry_policy`` in a body: ``{"retry": false}`` -> the exception carries ``num_retries = 0`` (and the handler does
+  not send the same messages on the same key again, ``forbid``); any other object makes an error LiteLLM would not
+  retry a ``ServiceUnavailableError``.
 """
 
 from __future__ import annotations

@@ -99,11 +99,20 @@ class _Exchange:
             if isinstance(body, dict) and body.get("choices"):
                 return state.feed([content.decode("utf-8")]) + state.close()
         exc = error_from_response(resp.status_code, dict(resp.headers), content, prep.model, secrets=(prep.api_key,))
-        said = upstream_of(exc)
-        if said is not None and said.retry_policy == "forbid":
-            answer = Answer(resp.status_code, dict(resp.headers), content)
-            FORBIDDEN.remember(prep.api_key, prep.body["messages"], answer)
+        self.remember(exc, Answer(resp.status_code, dict(resp.headers), content))
         raise exc
+
+    def remember(self, exc: BaseException, answer: Answer | None = None) -> None:
+        """Remember an answer whose ``retry_policy`` forbids retrying (``answer``: as it came; else, for an error
+        object inside a stream, the object the exception was built from)."""
+        said = upstream_of(exc)
+        if said is None or said.retry_policy != "forbid":
+            return
+        if answer is None:
+            response = getattr(exc, "response", None)
+            content = response.content if isinstance(response, httpx.Response) else b""
+            answer = Answer(said.http_status, {}, content)
+        FORBIDDEN.remember(self.prep.api_key, self.prep.body["messages"], answer)
 
     def forbidden(self) -> None:
         """Raise the remembered answer when the gateway forbade sending these messages on this key again."""
@@ -194,6 +203,9 @@ class CodeBuddyLLM(CustomLLM):
             yield from pump.end()
         except _STREAM_FAILURES as exc:
             raise ex.failed(exc) from None
+        except Exception as exc:
+            ex.remember(exc)
+            raise
         finally:
             source.close()
 
@@ -250,6 +262,9 @@ class CodeBuddyLLM(CustomLLM):
                 yield chunk
         except _STREAM_FAILURES as exc:
             raise ex.failed(exc) from None
+        except Exception as exc:
+            ex.remember(exc)
+            raise
         finally:
             await source.aclose()
 

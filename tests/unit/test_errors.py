@@ -732,6 +732,17 @@ def test_sdk_num_retries_never_resends_a_forbidden_request(
     assert route.call_count == 2
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_forbidden_error_inside_a_stream_is_not_sent_again(
+    mode: str, upstream: respx.MockRouter, forbidden: None
+) -> None:
+    answer = httpx.Response(200, headers=SSE_HEADERS, content=sse({"error": {"data": forbid_body(14018)}}))
+    route = upstream.post(URL).mock(side_effect=[answer, ok_response(), ok_response()])
+    with pytest.raises(litellm.RateLimitError) as info:
+        call(mode, num_retries=3)
+    assert route.call_count == 1 and "14018" in str(info.value)
+
+
 def test_a_forbidden_request_is_sent_again_after_the_window(upstream: respx.MockRouter, forbidden: None) -> None:
     now = [0.0]
     memo = Forbidden(window=60, clock=lambda: now[0])
@@ -854,3 +865,19 @@ def test_empty_stream_retried_by_a_router(mode: str, upstream: respx.MockRouter)
     router = group_of_three(num_retries=2, retry_after=0)
     assert router_call(router, mode, USER) == "second try"
     assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "msg"), [(11133, "image input is not supported by this model"), (11125, "gif rejected"), (11135, "x")]
+)
+def test_image_rejections_say_so(code: int, msg: str) -> None:
+    exc = error_from_body({"code": code, "msg": msg}, 400, "m")
+    assert type(exc) is litellm.BadRequestError
+    said = upstream_of(exc)
+    assert said is not None and said.known is not None and "image" in said.known.meaning
+    assert said.known.hint and "vision" in said.known.hint
+
+
+def test_11133_without_an_image_is_the_message_sequence() -> None:
+    said = upstream_of(error_from_body({"code": 11133, "msg": "consecutive assistant messages"}, 400, "m"))
+    assert said is not None and said.known is not None and "sequence" in said.known.meaning
