@@ -19,13 +19,16 @@ import pytest
 
 from fake_codebuddy import FakeCodeBuddy
 from fake_codebuddy.codes import business_message
+from fake_codebuddy.models import CONFIG_ROWS
 
-from support.official import KEY, Run, official, tiny_png
+from support.official import KEY, OFFICIAL_X, Run, official, tiny_png
 from support.proxy import marker
 
 #: the output limits the official client sends as ``max_tokens`` (its built-in catalog)
 OUTPUT_LIMITS = {"gpt-5.5": 128_000, "gpt-5.4": 72_000}
 NO_TOOLS = ("--tools", "")
+#: the fake's ``/v3/config`` rows, by id
+CONFIG_ROW = {row["id"]: row for row in CONFIG_ROWS}
 
 
 def test_a_plain_turn_on_gpt_5_5(tmp_path: Path) -> None:
@@ -49,13 +52,28 @@ def plain_turn(tmp_path: Path, model: str) -> None:
     assert request.headers["content-encoding"] == "gzip"  # the fake read it decoded
     body = request.body
     assert body["model"] == model and body["stream"] is True
-    assert body["max_tokens"] == OUTPUT_LIMITS[model]
+    assert body["max_tokens"] == OUTPUT_LIMITS[model] == CONFIG_ROW[model]["maxOutputTokens"]
     assert body["stream_options"] == {"include_usage": True}
     assert body["reasoning_effort"] == "high" and body["reasoning_summary"] == "auto"
     assert "tools" not in body and "prompt_cache_key" not in body
     assert body["messages"][0]["role"] == "system"
     assert [(r.method, r.path.partition("?")[0]) for r in fake.account_requests] == [("GET", "/v3/config")]
     assert fake.telemetry >= 1  # POST /v1/traces, answered (and none unanswered)
+
+
+def test_a_the_models_of_v3_config(tmp_path: Path) -> None:
+    """The client reads ``GET /v3/config`` as the fake serves it: a model it does not ship, listed there (the cli
+    agent's ids joined with the rows), is used with that row's output limit, input window and default effort."""
+    word = marker()
+    with official(tmp_path, f"say {word}", *NO_TOOLS, model="fake-official-x") as (ns, fake):
+        fake.models_live = [OFFICIAL_X]
+        done = ns.go()
+    done.assert_only_the_fake()
+    assert done.result["subtype"] == "success", done.tail()
+    assert done.result["modelUsage"]["fake-official-x"]["contextWindow"] == 100_000
+    (request,) = fake.requests
+    assert request.body["model"] == "fake-official-x" and request.body["max_tokens"] == 7_777
+    assert request.body["reasoning_effort"] == "medium"
 
 
 def test_b_reasoning_shown(tmp_path: Path) -> None:

@@ -20,8 +20,9 @@ import pytest
 import litellm_codebuddy  # noqa: F401  (registers the codebuddy/ provider)
 from fake_codebuddy import FakeCodeBuddy
 from fake_codebuddy.codes import business_message
+from litellm_codebuddy.account.discovery import fetch_live_models
 
-from support.official import KEY, tiny_png
+from support.official import KEY, OFFICIAL_X, tiny_png
 from support.proxy import marker
 
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
@@ -67,6 +68,16 @@ def test_a_plain_turn(fake: FakeCodeBuddy, model: str) -> None:
     (request,) = fake.requests
     assert request.headers["authorization"] == f"Bearer {KEY}" and request.headers["x-api-key"] == KEY
     assert request.body["model"] == model and request.body["stream"] is True
+
+
+def test_a_the_models_of_v3_config(fake: FakeCodeBuddy) -> None:
+    """The provider's discovery reads the same ``/v3/config`` row the official client used: limits and effort."""
+    fake.models_live = [OFFICIAL_X]
+    models, endpoint = fetch_live_models(KEY, fake.base_url)
+    assert endpoint.endswith("/v3/config")
+    (model,) = models
+    assert (model.id, model.max_input_tokens, model.max_output_tokens) == ("fake-official-x", 100_000, 7_777)
+    assert model.default_effort == "medium"
 
 
 def test_b_reasoning_shown(fake: FakeCodeBuddy) -> None:

@@ -52,6 +52,17 @@ KEY = "ck_official.testkey12345678"
 DOWNLOAD_TIMEOUT = 600
 RUN_TIMEOUT = 90
 _NETNS = Path(__file__).resolve().with_name("netns.py")
+#: a model the official client does not ship, for the fake's ``/v3/config`` (``fake.models_live = [OFFICIAL_X]``)
+OFFICIAL_X: dict[str, Any] = {
+    "id": "fake-official-x",
+    "name": "Fake X",
+    "maxInputTokens": 100_000,
+    "maxOutputTokens": 7_777,
+    "supportsToolCall": True,
+    "supportsImages": False,
+    "supportsReasoning": True,
+    "reasoning": {"effort": "medium", "summary": "auto", "supportedEfforts": ["low", "medium"]},
+}
 
 
 def _skip(reason: str) -> None:
@@ -67,10 +78,19 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@cache
 def client_binary() -> Path:
-    """The client binary (downloaded and unpacked on first use); skips the test when it cannot be downloaded, fails
-    when the wheel is not the one pinned."""
+    """The client binary (downloaded and unpacked on first use); skips the test when it cannot be downloaded (once
+    per process: the reason is kept), fails when the wheel is not the one pinned."""
+    found = _install()
+    if isinstance(found, str):
+        _skip(found)
+    assert isinstance(found, Path)
+    return found
+
+
+@cache
+def _install() -> Path | str:
+    """The client binary, or why it could not be downloaded."""
     CACHE.mkdir(exist_ok=True)
     binary = CACHE / f"codebuddy-headless-{CLIENT_VERSION}"
     with (CACHE / ".install.lock").open("w") as lock:  # pytest-xdist workers install one at a time
@@ -87,7 +107,7 @@ def client_binary() -> Path:
                 done = None
             if done is None or done.returncode != 0 or not wheel.exists():
                 tail = "timed out" if done is None else (done.stderr or done.stdout)[-800:]
-                _skip(f"pip download {PACKAGE}=={VERSION} failed, the official client cannot run: {tail}")
+                return f"pip download {PACKAGE}=={VERSION} failed, the official client cannot run: {tail}"
         got = sha256(wheel)
         if got != WHEEL_SHA256:
             wheel.unlink()
@@ -122,11 +142,16 @@ def namespace_problem() -> str | None:
     return None
 
 
-def require() -> Path:
-    """The client binary, or a skip saying why the official client cannot run here."""
+def require_namespace() -> None:
+    """Skip, saying why, where no loopback-only namespace can be made."""
     problem = namespace_problem()
     if problem is not None:
         _skip(problem)
+
+
+def require() -> Path:
+    """The client binary, or a skip saying why the official client cannot run here."""
+    require_namespace()
     return client_binary()
 
 
@@ -210,7 +235,8 @@ class Run:
 
 
 class Namespace:
-    """One loopback-only namespace, the fake serving in it (``.fake``) and one client run (:meth:`run`)."""
+    """One loopback-only namespace, the fake serving in it (``.fake``) and one command run in it: :meth:`start`, then
+    :meth:`go` (to its end) or :meth:`converse` (the agent SDK's control protocol)."""
 
     def __init__(self, tmp: Path, binary: Path, **fake_options: Any) -> None:
         self.tmp = tmp
@@ -237,6 +263,7 @@ class Namespace:
         return self
 
     def start(self, argv: list[str], env: dict[str, str], stdin: str | None = None) -> None:
+        self._stderr = (self.tmp / "stderr.txt").open("w")  # a file: nothing blocks on it while stdout is read
         ours, theirs = socket.socketpair()
         self._channel = ours
         command = [sys.executable, str(_NETNS), str(theirs.fileno()), str(self.tmp / "hosts")]
@@ -248,7 +275,7 @@ class Namespace:
             cwd=self.work,
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
         )
         theirs.close()
@@ -294,15 +321,18 @@ class Namespace:
         assert self._proc is not None and self._channel is not None, "start() first"
         self._channel.sendall(b"g")
         try:
-            stdout, stderr = self._proc.communicate(self._stdin, timeout=RUN_TIMEOUT)
+            stdout, _ = self._proc.communicate(self._stdin, timeout=RUN_TIMEOUT)
+            killed = ""
         except subprocess.TimeoutExpired:
             self._proc.kill()
-            stdout, stderr = self._proc.communicate(timeout=10)
-            stderr += f"\n[killed after {RUN_TIMEOUT} s]"
-        return self._run(stdout, stderr)
+            stdout, _ = self._proc.communicate(timeout=10)
+            killed = f"\n[killed after {RUN_TIMEOUT} s]"
+        return self._run(stdout, killed)
 
-    def _run(self, stdout: str, stderr: str) -> Run:
+    def _run(self, stdout: str, killed: str = "") -> Run:
         assert self._proc is not None
+        self._stderr.close()
+        stderr = (self.tmp / "stderr.txt").read_text(errors="replace") + killed
         events = []
         for line in stdout.splitlines():
             with contextlib.suppress(ValueError):
@@ -341,11 +371,10 @@ class Namespace:
                             break
             self._proc.stdin.close()
             stdout = self._proc.stdout.read()
-            stderr = self._proc.stderr.read() if self._proc.stderr is not None else ""
             self._proc.wait(30)
         finally:
             timer.cancel()
-        return self._run("".join(lines) + stdout, stderr)
+        return self._run("".join(lines) + stdout)
 
     def __exit__(self, *exc: object) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -353,6 +382,8 @@ class Namespace:
             self._proc.wait(10)
         if self._channel is not None:
             self._channel.close()
+        if hasattr(self, "_stderr"):
+            self._stderr.close()
         if hasattr(self, "fake"):
             self.fake.stop()
         if self._dns is not None:
