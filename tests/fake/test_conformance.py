@@ -333,14 +333,7 @@ def test_reasoning_content_and_reasoning_tokens(path: str, fake: FakeCodeBuddy) 
     plausible(result.usage)
 
 
-PUBLIC_FIX = "issue 26, fixed in the `public` slice"
-PLAIN_XFAIL = [
-    pytest.param(mode, marks=pytest.mark.xfail(strict=True, reason=PUBLIC_FIX)) if mode not in STREAM_MODES else mode
-    for mode in MODES
-]
-
-
-@pytest.mark.parametrize("mode", PLAIN_XFAIL)
+@pytest.mark.parametrize("mode", MODES)
 def test_reasoning_tokens_in_plain_usage_as_in_streamed(mode: str, fake: FakeCodeBuddy) -> None:
     """With the gateway's thin usage (total and credit only) a plain answer reports its reasoning tokens as a
     streamed one does (LiteLLM's stream builder counts them from the reasoning text)."""
@@ -350,7 +343,6 @@ def test_reasoning_tokens_in_plain_usage_as_in_streamed(mode: str, fake: FakeCod
     assert details is not None and details.reasoning_tokens > 0
 
 
-@pytest.mark.xfail(strict=True, reason=PUBLIC_FIX)
 def test_completion_tokens_never_exceed_what_the_answer_could_hold(path: str, fake: FakeCodeBuddy) -> None:
     """A ``max_tokens=16`` answer cannot hold more than 16 completion tokens, whatever the prompt's size (with the
     thin usage and no prompt-cache hit, completion is the gateway's total minus a local count of the prompt)."""

@@ -335,10 +335,12 @@ def test_router_content_policy_fallback(fake: FakeCodeBuddy, mode: str, refusal:
 @pytest.mark.parametrize("mode", MODES)
 def test_router_context_window_fallback(fake: FakeCodeBuddy, mode: str) -> None:
     word = f"w{time.monotonic_ns()}"
-    messages = user(f"{word} " + "word " * 210_000)  # over claude-sonnet-4.6's 200k, within gemini-3.1-pro's 1M
+    # over claude-sonnet-4.6's 200k, within gemini-3.1-pro's 1M; words that change from one to the next, so the
+    # echo is not a run of identical chunks (LiteLLM ends a stream of 100 identical chunks as a repeating model)
+    messages = user(f"{word} " + " ".join(f"word{i % 7}" for i in range(210_000)))
     main = "codebuddy/claude-sonnet-4.6"
     answer = router_call(router(fake, main, context_window_fallbacks=[{"main": ["large"]}]), mode, messages)
-    assert answer.startswith(f"Echo: {word} word word")
+    assert answer.startswith(f"Echo: {word} word0 word1")
     first, second = marked(fake, word)
     assert (first.body["model"], second.body["model"]) == ("claude-sonnet-4.6", "gemini-3.1-pro")
     assert unchanged_apart_from_the_model(first, second)

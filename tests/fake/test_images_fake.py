@@ -87,13 +87,19 @@ def test_auth_as_chat(fake: FakeCodeBuddy, headers: dict[str, str], why: str) ->
         ({"model": MODEL, "prompt": "a fox", "size": "big"}, 11101),
         ({"model": MODEL, "prompt": "a fox", "n": 0}, 11101),
         ({"model": MODEL, "prompt": "a fox", "n": 5}, 11101),
-        ({"model": MODEL, "prompt": "a fox FAKE:code=14018"}, 14018),
-        ({"model": MODEL, "prompt": "a fox FAKE:code=11103"}, 11103),
     ],
 )
 def test_generation_errors(fake: FakeCodeBuddy, body: dict[str, Any], code: int) -> None:
+    """A body the image service cannot read: the envelope's code under HTTP 200."""
     r = post(fake, "generations", body)
     assert r.status_code == 200 and r.json()["code"] == code
+
+
+@pytest.mark.parametrize(("code", "status"), [(14018, 429), (11103, 400)])
+def test_directed_codes_come_under_their_own_status(fake: FakeCodeBuddy, code: int, status: int) -> None:
+    """``FAKE:code=N`` answers as it does on chat: the code under the status the official client handles it at."""
+    r = post(fake, "generations", {"model": MODEL, "prompt": f"a fox FAKE:code={code}"})
+    assert r.status_code == status and r.json()["code"] == code
 
 
 def test_directives_from_the_header_and_set_fault(fake: FakeCodeBuddy) -> None:
