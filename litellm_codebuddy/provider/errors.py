@@ -23,8 +23,8 @@ rewrites a prompt to get past a check and never retries a refused request itself
 - every refusal (11128, 11140-11142, 17271-17276, the moderation envelope) -> ``ContentPolicyViolationError`` (400),
   which no Router cools a deployment for;
 - ``retry_policy`` in a body: ``{"retry": false}`` -> the exception carries ``num_retries = 0`` (and the handler does
-  not send the same messages on the same key again, ``forbid``); any other object makes an error LiteLLM would not
-  retry a ``ServiceUnavailableError``.
+  not send the same messages on the same key again, ``forbid``); any other object is said in the message and changes
+  no class: the official client, too, retries only what it would retry anyway.
 """
 
 from __future__ import annotations
@@ -758,15 +758,6 @@ def is_error_body(body: Any) -> bool:
     return code not in (None, 0, "0") and ("msg" in body or "message" in body)
 
 
-def _with_policy(status: int, kind: Kind | None, policy: RetryPolicy | None) -> tuple[int, Kind | None]:
-    """The status (and kind) the caller gets under a ``retry_policy`` asking for retries: an error LiteLLM would
-    not retry (``litellm.should_retry`` is false for its status, or a refusal's class) becomes a 503, which the
-    SDK's ``num_retries`` and a Router retry."""
-    if policy == "force" and (kind is not None or not litellm.should_retry(status)):
-        return 503, None
-    return status, kind
-
-
 def error_from_body(
     body: dict[str, Any],
     http_status: int,
@@ -783,7 +774,7 @@ def error_from_body(
     msg = redact(said.msg, *secrets)
     known = entry_for(code, msg, said.ext_code)
     parts: list[str] = []
-    if known is not None and known.kind == "context_window" and said.retry_policy != "force":
+    if known is not None and known.kind == "context_window":
         parts.append(f"{_too_long_headline(msg)}.")
     parts.append("CodeBuddy")
     if known is not None:
@@ -797,7 +788,7 @@ def error_from_body(
             parts.append(f"{meaning}.")
     if msg:
         parts.append(f"Upstream said: {msg!r}.")
-    status, kind = _with_policy(status, known.kind if known is not None else None, said.retry_policy)
+    kind = known.kind if known is not None else None
     headers = dict(headers or {})
     retry_after = None
     if status in (402, 429) and not any(k.lower() == "retry-after" for k in headers):  # the gateway's own wins
@@ -808,7 +799,7 @@ def error_from_body(
     if said.retry_policy == "forbid":
         parts.append("The gateway's retry_policy forbids retrying this request (and any fallback).")
     elif said.retry_policy == "force":
-        parts.append("The gateway's retry_policy asks for a retry.")
+        parts.append("The gateway's retry_policy asks for retries (an error that is retried anyway).")
     if note:
         parts.append(note)
     request_id = redact(str(said.request_id), *secrets) if said.request_id else None

@@ -548,14 +548,17 @@ def test_router_never_retries_a_forbidden_request(fake: FakeCodeBuddy) -> None:
         FORBIDDEN.clear()
 
 
-def test_router_retries_what_the_retry_policy_asks_for(fake: FakeCodeBuddy) -> None:
-    """An 11101 is never retried, unless the gateway's retry_policy asks: then the Router retries it (here on
-    every try, since the fake answers the same directive each time)."""
+def test_router_retries_only_what_it_retries_anyway(fake: FakeCodeBuddy) -> None:
+    """An 11101 is never retried, even when the gateway's retry_policy asks (the official client does the same);
+    a 503 is retried on the group's keys, with or without it."""
     group = three_keys(fake, num_retries=2, retry_after=0)
     word = f"w{time.monotonic_ns()}"
-    with pytest.raises(litellm.ServiceUnavailableError):
+    with pytest.raises(litellm.BadRequestError):
         router_call(group, "async", user(f"{word} FAKE:code=11101 FAKE:retry_policy=true"))
-    assert len(keys_asked(fake, word)) == 3
+    assert len(keys_asked(fake, word)) == 1
+    with pytest.raises(litellm.ServiceUnavailableError):
+        router_call(group, "async", user(f"{word}c FAKE:code=19999 FAKE:status=503 FAKE:retry_policy=true"))
+    assert len(keys_asked(fake, f"{word}c")) == 3
     with pytest.raises(litellm.BadRequestError):
         router_call(group, "async", user(f"{word}b FAKE:code=11101"))
     assert len(keys_asked(fake, f"{word}b")) == 1

@@ -687,17 +687,27 @@ def test_retry_policy_is_read_everywhere_the_official_client_reads_it(place: str
 
 
 @pytest.mark.parametrize("policy", [{"retry": True}, {}, {"max": 3}])
-@pytest.mark.parametrize(("code", "status"), [(11101, 400), (14017, 403), (11128, 400), (None, 500)])
-def test_a_retry_policy_asking_for_retries_makes_the_error_retryable(
-    policy: dict[str, Any], code: int | None, status: int
+@pytest.mark.parametrize(
+    ("code", "status", "cls"),
+    [
+        (11101, 400, litellm.BadRequestError),
+        (14017, 403, litellm.PermissionDeniedError),
+        (11128, 400, litellm.ContentPolicyViolationError),
+        (None, 500, litellm.InternalServerError),
+    ],
+)
+def test_a_retry_policy_asking_for_retries_keeps_the_errors_class(
+    policy: dict[str, Any], code: int | None, status: int, cls: type[Exception]
 ) -> None:
+    """As the official client does (seen against the fake: 11101 under 400 with ``{"retry": true}`` is sent once),
+    a policy asking for retries makes nothing retryable that was not; the message says what the gateway asked."""
     body: dict[str, Any] = {"msg": "try again", "retry_policy": policy}
     if code is not None:
         body["code"] = code
     exc = error_from_body(body, status, "m")
-    assert litellm.should_retry(exc.status_code)  # type: ignore[attr-defined]
-    assert not isinstance(exc, (litellm.ContentPolicyViolationError, litellm.BadRequestError))
+    assert isinstance(exc, cls) and exc.status_code == (500 if code is None else status)  # type: ignore[attr-defined]
     assert upstream_of(exc).retry_policy == "force"  # type: ignore[union-attr]
+    assert "retry_policy asks for retries" in str(exc)
 
 
 def test_a_retry_policy_asking_for_retries_keeps_a_rate_limit() -> None:
@@ -784,27 +794,19 @@ def test_router_never_retries_a_forbidden_request_on_any_key(upstream: respx.Moc
     assert route.call_count == 1
 
 
-def test_router_retries_what_the_retry_policy_asks_for(upstream: respx.MockRouter) -> None:
-    """An 11101 (a 400, never retried) with ``retry_policy: {}`` is retried, on the group's keys."""
+def test_router_retries_only_what_it_retries_anyway(upstream: respx.MockRouter) -> None:
+    """With ``retry_policy: {}`` an 11101 (a 400) is still not retried on the group's keys; a 503 is, as without it."""
     body = {"code": 11101, "msg": "please retry", "retry_policy": {}}
     route = upstream.post(URL).mock(side_effect=[json_error(body, 400), ok_response("second try")])
-    router = group_of_three(num_retries=2, retry_after=0)
-    assert router.completion(model="main", messages=USER).choices[0].message.content == "second try"
-    assert route.call_count == 2
-    upstream.reset()  # the call counts
-    without = upstream.post(URL).mock(side_effect=[json_error({"code": 11101, "msg": "x"}, 400), ok_response()])
     with pytest.raises(litellm.BadRequestError):
         group_of_three(num_retries=2, retry_after=0).completion(model="main", messages=USER)
-    assert without.call_count == 1
-
-
-def test_sdk_num_retries_retries_what_the_retry_policy_asks_for(mode: str, upstream: respx.MockRouter) -> None:
-    body = {"code": 11101, "msg": "please retry", "retry_policy": {"retry": True}}
-    route = upstream.post(URL).mock(side_effect=[json_error(body, 400), ok_response("second try")])
-    if mode == "async_stream":
-        pytest.skip("the async stream's request goes out at the first chunk, after num_retries' wrapper returned")
-    assert call(mode, num_retries=2).content == "second try"
-    assert route.call_count == 2
+    assert route.call_count == 1
+    upstream.reset()  # the call counts
+    busy = {"msg": "busy", "retry_policy": {"retry": True}}
+    again = upstream.post(URL).mock(side_effect=[json_error(busy, 503), ok_response("second try")])
+    router = group_of_three(num_retries=2, retry_after=0)
+    assert router.completion(model="main", messages=USER).choices[0].message.content == "second try"
+    assert again.call_count == 2
 
 
 # ---------------------------------------------------------------- empty streams: finish_reason "error"
