@@ -41,6 +41,7 @@ from .images import (
     prepare_image_request,
     read_envelope,
 )
+from .params import bad_request
 from .promptcount import PromptCounter
 from .pump import Pump
 from .request import PreparedRequest, prepare_request
@@ -209,16 +210,11 @@ def _image_file(file: Any, model: str) -> str:
             file.seek(0)
         content = file.read()
     else:
-        raise litellm.BadRequestError(
-            message=f"CodeBuddy: an image to edit must be bytes, a file, a path or a data: URL, got "
-            f"{type(file).__name__}",
-            model=model,
-            llm_provider=PROVIDER,
+        raise bad_request(
+            f"an image to edit must be bytes, a file, a path or a data: URL, got {type(file).__name__}", model
         )
     if not isinstance(content, bytes) or not content:
-        raise litellm.BadRequestError(
-            message="CodeBuddy: an image to edit is empty or not binary", model=model, llm_provider=PROVIDER
-        )
+        raise bad_request("an image to edit is empty or not binary", model)
     return data_url(content, content_type)
 
 

@@ -41,6 +41,7 @@ from litellm.types.utils import ImageObject, ImageResponse, ImageUsage, ImageUsa
 
 from ..endpoint import PROVIDER, BadBaseURL, api_root, auth_headers
 from .errors import error_from_response
+from .params import bad_request
 from .stream import credits_cost
 
 __all__ = [
@@ -79,10 +80,6 @@ _MAGIC = (
 )
 
 
-def _bad(message: str, model: str) -> litellm.BadRequestError:
-    return litellm.BadRequestError(message=f"CodeBuddy: {message}", model=model, llm_provider=PROVIDER)
-
-
 def family(model: str) -> Family:
     """The model family whose body rules apply: by the id's prefix, case-sensitive, as the official client decides."""
     if model.startswith("hunyuan-"):
@@ -111,9 +108,9 @@ def _count(value: Any, model: str) -> int:
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise _bad(f"n must be a whole number of images, got {str(value)[:40]!r}", model) from None
+        raise bad_request(f"n must be a whole number of images, got {str(value)[:40]!r}", model) from None
     if isinstance(value, bool) or n < 1 or n != float(value):
-        raise _bad(f"n must be a whole number of images >= 1, got {str(value)[:40]!r}", model)
+        raise bad_request(f"n must be a whole number of images >= 1, got {str(value)[:40]!r}", model)
     return n
 
 
@@ -129,12 +126,12 @@ def _revise(value: Any) -> dict[str, bool]:
 def generation_body(model: str, prompt: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """The ``/images/generations`` body for ``model``'s family (see the module's docstring)."""
     if not model or not model.strip():
-        raise _bad("the model id is empty: use codebuddy/<model id>, e.g. codebuddy/hunyuan-image-v3.0", model)
+        raise bad_request("the model id is empty: use codebuddy/<model id>, e.g. codebuddy/hunyuan-image-v3.0", model)
     if not isinstance(prompt, str) or not prompt.strip():
-        raise _bad("the prompt is empty: say what the image should show", model)
+        raise bad_request("the prompt is empty: say what the image should show", model)
     size = options.get("size") or DEFAULT_SIZE
     if not isinstance(size, str):
-        raise _bad(f"size must be a string such as '1024x1024', got {type(size).__name__}", model)
+        raise bad_request(f"size must be a string such as '1024x1024', got {type(size).__name__}", model)
     body: dict[str, Any] = {"model": model, "prompt": prompt, "size": size}
     kind = family(model)
     if kind == "hunyuan":
@@ -156,7 +153,7 @@ def generation_body(model: str, prompt: str, options: Mapping[str, Any]) -> dict
 def edit_body(model: str, prompt: str, images: Sequence[str], options: Mapping[str, Any]) -> dict[str, Any]:
     """The ``/images/edits`` body: the generation body plus ``image`` (``data:`` URLs) and ``input_fidelity``."""
     if not images:
-        raise _bad("an image edit needs at least one image", model)
+        raise bad_request("an image edit needs at least one image", model)
     body = generation_body(model, prompt, options)
     body["image"] = list(images)
     if options.get("input_fidelity") is not None:
@@ -201,7 +198,7 @@ def prepare_image_request(
     try:
         root = api_root(api_base)
     except BadBaseURL as exc:
-        raise _bad(str(exc), model) from None
+        raise bad_request(str(exc), model) from None
     headers = {**auth_headers(api_key), "Content-Type": "application/json", "Accept": "application/json"}
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     url = root + (EDITS_PATH if edit else GENERATIONS_PATH)

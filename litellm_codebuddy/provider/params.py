@@ -87,7 +87,8 @@ class Policy:
 DEFAULT_POLICY = Policy()
 
 
-def _bad(message: str, model: str) -> litellm.BadRequestError:
+def bad_request(message: str, model: str = "") -> litellm.BadRequestError:
+    """The provider's one answer to input it cannot send: a ``BadRequestError`` raised before any network."""
     return litellm.BadRequestError(message=f"CodeBuddy: {message}", model=model, llm_provider=PROVIDER)
 
 
@@ -136,7 +137,7 @@ def token_limit(params: dict[str, Any], model: str = "") -> int | None:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise _bad(f"{name} must be a positive integer, got {value!r}", model)
+            raise bad_request(f"{name} must be a positive integer, got {value!r}", model)
         given.append(value)
     if not given:
         return None
@@ -185,7 +186,7 @@ def _effort_word(value: Any, model: str) -> str | None:
         return None
     if word not in _RANK:
         accepted = ", ".join(("none", *EFFORT_LADDER))
-        raise _bad(f"reasoning_effort must be one of {accepted}; got {value!r}", model)
+        raise bad_request(f"reasoning_effort must be one of {accepted}; got {value!r}", model)
     return word
 
 

@@ -15,12 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import litellm
-
 from ..catalog import supported_efforts
-from ..endpoint import OWN_HEADERS, PROVIDER, BadBaseURL, auth_headers, chat_url
+from ..endpoint import OWN_HEADERS, BadBaseURL, auth_headers, chat_url
 from .cache_key import conversation_id, derive_cache_key
-from .params import DEFAULT_POLICY, Policy, gateway_params
+from .params import DEFAULT_POLICY, Policy, bad_request, gateway_params
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
@@ -114,10 +112,6 @@ class PreparedRequest:
 
     def __repr__(self) -> str:  # the key is never shown
         return f"PreparedRequest(url={self.url!r}, model={self.model!r}, messages={len(self.body['messages'])})"
-
-
-def bad_request(message: str, model: str = "") -> litellm.BadRequestError:
-    return litellm.BadRequestError(message=f"CodeBuddy: {message}", model=model, llm_provider=PROVIDER)
 
 
 # ---------------------------------------------------------------- URL and headers

@@ -26,9 +26,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import litellm
-
-from ..endpoint import PROVIDER
+from .params import bad_request
 
 __all__ = ["AUTO_LIMIT_MS", "BUSY_RATE", "COALESCE_ENV", "IDLE_RATE", "METER", "Meter", "Window", "coalesce_window"]
 
@@ -122,6 +120,4 @@ def coalesce_window(call_value: Any = None, deployment_value: Any = None, model:
         if source == COALESCE_ENV:
             logger.warning("%s=%r is not %s: coalescing stays off", source, value, expected)
             return Window()
-        raise litellm.BadRequestError(
-            message=f"coalesce_ms must be {expected}, got {value!r}", model=str(model), llm_provider=PROVIDER
-        ) from None
+        raise bad_request(f"coalesce_ms must be {expected}, got {value!r}", str(model)) from None
