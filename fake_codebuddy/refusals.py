@@ -44,12 +44,14 @@ SOFT_BLOCK_NOTICE = "抱歉，系统检测到您当前输入的信息存在敏�
 
 #: what the gateway fingerprints in system and assistant text (ccLoad #154, workbuddy2api #36, 9router's
 #: ``codebuddySanitise.js``): Claude Code's opening sentence as a whole (either half alone passes), Codex CLI's
-#: opening sentence, OhMyOpenCode's name, and Claude Code's billing-header line
+#: opening sentence, OhMyOpenCode's name, Claude Code's billing-header line, and the git line Claude Code writes into
+#: its system prompt inside a git repository (all three pieces together; buddy-proxy v0.3.10, Parrot #31)
 CHANNEL_PHRASES: tuple[str, ...] = (
     "You are Claude Code, Anthropic's official CLI for Claude",
     "You are a coding agent running in the Codex CLI",
     "OhMyOpenCode",
     "x-anthropic-billing-header:",
+    "Main branch (you will usually use this for PRs):",
 )
 
 _SECURITY = {

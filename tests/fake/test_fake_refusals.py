@@ -70,8 +70,11 @@ def test_the_fakes_notice_is_the_providers() -> None:
 # ---------------------------------------------------------------- the channel phrases
 
 
+GIT_LINE = "gitStatus: clean\nMain branch (you will usually use this for PRs): main"
+
+
 @pytest.mark.parametrize("role", ["system", "assistant"])
-@pytest.mark.parametrize("phrase", [CLAUDE_CODE, CODEX, "Built with OhMyOpenCode.", BILLING])
+@pytest.mark.parametrize("phrase", [CLAUDE_CODE, CODEX, "Built with OhMyOpenCode.", BILLING, GIT_LINE])
 def test_channel_phrases_in_system_or_assistant_text_are_refused(client: httpx.Client, role: str, phrase: str) -> None:
     turns = [("system", phrase), ("user", "hi")] if role == "system" else [("user", "a"), (role, phrase), ("user", "b")]
     r = client.post("/chat/completions", json=body(*turns))
@@ -92,8 +95,10 @@ def test_channel_phrases_in_system_or_assistant_text_are_refused(client: httpx.C
         [("system", "You are Claude Code. Answer briefly."), ("user", "hi")],  # either half alone passes
         [("system", "This is Anthropic's official CLI for Claude."), ("user", "hi")],
         [("system", "Act like Cursor, Cline or Claude Code would."), ("user", "hi")],  # names alone pass
+        [("system", "Main branch: main. You will usually use this for PRs."), ("user", "hi")],  # not the git line
+        [("user", GIT_LINE)],  # the git line in user text
     ],
-    ids=["user", "tool", "first-half", "second-half", "names"],
+    ids=["user", "tool", "first-half", "second-half", "names", "git-words", "git-line-user"],
 )
 def test_the_same_words_elsewhere_pass(client: httpx.Client, turns: list[tuple[str, Any]]) -> None:
     request = body(*turns)
