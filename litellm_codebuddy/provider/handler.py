@@ -156,7 +156,9 @@ class _ImageExchange:
             body = generation_body(call.model, call.messages, options)
         else:
             body = edit_body(call.model, call.messages, images, options)
-        self.prep = prep = prepare_image_request(call.model, body, key, call.api_base, edit=images is not None)
+        self.prep = prep = prepare_image_request(
+            call.model, body, key, call.api_base, edit=images is not None, private_data=call.policy.private_data
+        )
         _log_image_request(call, prep)
 
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:

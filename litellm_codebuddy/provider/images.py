@@ -192,14 +192,22 @@ class ImageRequest:
 
 
 def prepare_image_request(
-    model: str, body: dict[str, Any], api_key: str, api_base: str | None, *, edit: bool = False
+    model: str,
+    body: dict[str, Any],
+    api_key: str,
+    api_base: str | None,
+    *,
+    edit: bool = False,
+    private_data: bool = False,
 ) -> ImageRequest:
-    """The request for a body from :func:`generation_body` or :func:`edit_body`; BadRequestError for a bad base."""
+    """The request for a body from :func:`generation_body` or :func:`edit_body`; BadRequestError for a bad base.
+    ``private_data``: the privacy opt-out, ``X-Private-Data`` as on chat (docs/gateway.md#privacy-header)."""
     try:
         root = api_root(api_base)
     except BadBaseURL as exc:
         raise bad_request(str(exc), model) from None
     headers = {**auth_headers(api_key), "Content-Type": "application/json", "Accept": "application/json"}
+    headers["X-Private-Data"] = "true" if private_data else "false"
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     url = root + (EDITS_PATH if edit else GENERATIONS_PATH)
     return ImageRequest(url=url, headers=headers, body=body, content=content, model=model, api_key=api_key)

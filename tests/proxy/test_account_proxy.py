@@ -14,7 +14,7 @@ import pytest
 from fake_codebuddy import FakeCodeBuddy
 from litellm_codebuddy.catalog import CONTEXT_WINDOWS, SEED_IDS
 
-from support.proxy import Proxy, running_proxy
+from support.proxy import IMAGE_MODELS, Proxy, running_proxy
 
 pytest.importorskip("litellm.proxy.proxy_server", reason="the proxy extra (litellm[proxy]) is not installed")
 
@@ -119,6 +119,8 @@ def test_failing_discovery_leaves_start_up_alone(tmp_path: Any) -> None:
         broken.discovery_fail = True  # every discovery endpoint answers 500 (or 404)
         with running_proxy(tmp_path, env=env_for(broken), name="broken-discovery") as running:
             info = model_info(running)
-            # the shipped config's own deployments (the seed's four), and no model added from a failed discovery
-            assert sorted(k for k in info if k != "codebuddy/*") == sorted(f"codebuddy/{m}" for m in SEED_IDS)
+            # the shipped config's own deployments (the seed's four and the image model), and no model added from a
+            # failed discovery
+            expected = [f"codebuddy/{m}" for m in SEED_IDS] + list(IMAGE_MODELS)
+            assert sorted(k for k in info if k != "codebuddy/*") == sorted(expected)
             assert "live model discovery failed, using the built-in catalog" in running.log_tail(400)

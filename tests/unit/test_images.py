@@ -338,6 +338,15 @@ def test_generation_through_litellm(mode: str, upstream: respx.MockRouter) -> No
     headers = route.calls[-1].request.headers
     assert headers["authorization"] == f"Bearer {KEY}" and headers["x-api-key"] == KEY
     assert headers["user-agent"] == USER_AGENT
+    assert headers["x-private-data"] == "false"
+
+
+@SYNC_ASYNC
+def test_the_privacy_opt_out_reaches_image_requests(mode: str, upstream: respx.MockRouter) -> None:
+    """``private_data`` (a deployment's line, as in proxy_team.yaml) sends ``X-Private-Data: true`` as on chat."""
+    route = upstream.post(GENERATIONS).mock(return_value=answered(envelope({"b64_json": B64}, credit=4)))
+    generate(mode, private_data=True)
+    assert route.calls[-1].request.headers["x-private-data"] == "true"
 
 
 @SYNC_ASYNC
