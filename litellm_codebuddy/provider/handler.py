@@ -231,19 +231,7 @@ def _is_file_tuple(value: Any) -> bool:
 
 
 def _log_image_request(call: Call, prep: ImageRequest) -> None:
-    if call.logging_obj is not None:
-        try:
-            call.logging_obj.pre_call(
-                input=call.messages,
-                api_key="",
-                additional_args={
-                    "complete_input_dict": prep.loggable_body(),
-                    "api_base": prep.url,
-                    "headers": redact_headers(prep.headers),
-                },
-            )
-        except Exception:  # logging must never break a call
-            logger.debug("LiteLLM pre_call logging failed", exc_info=True)
+    _pre_call(call, prep.loggable_body(), prep.url, prep.headers)
     logger.debug("CodeBuddy image request to %s, model %s", prep.url, prep.model)
 
 
@@ -257,25 +245,26 @@ def _credit_cost() -> float | None:
 
 
 def _log_request(call: Call, prep: PreparedRequest) -> None:
+    _pre_call(call, prep.body, prep.url, prep.headers)
+    logger.debug("CodeBuddy request to %s, model %s, %d messages", prep.url, prep.model, len(prep.body["messages"]))
+
+
+def _pre_call(call: Call, body: Any, url: str, headers: dict[str, str]) -> None:
     """Hand the request as sent (headers redacted) to LiteLLM's logging. ``RawRequestCaptured`` goes through:
     LiteLLM raises it on purpose to stop a raw-request capture (``litellm.utils.return_raw_request``, the proxy's
     ``/utils/transform_request``) here, before anything is sent; any other logging failure is only logged."""
-    if call.logging_obj is not None:
-        try:
-            call.logging_obj.pre_call(
-                input=call.messages,
-                api_key="",
-                additional_args={
-                    "complete_input_dict": prep.body,
-                    "api_base": prep.url,
-                    "headers": redact_headers(prep.headers),
-                },
-            )
-        except RawRequestCaptured:
-            raise
-        except Exception:  # logging must never break a call
-            logger.debug("LiteLLM pre_call logging failed", exc_info=True)
-    logger.debug("CodeBuddy request to %s, model %s, %d messages", prep.url, prep.model, len(prep.body["messages"]))
+    if call.logging_obj is None:
+        return
+    try:
+        call.logging_obj.pre_call(
+            input=call.messages,
+            api_key="",
+            additional_args={"complete_input_dict": body, "api_base": url, "headers": redact_headers(headers)},
+        )
+    except RawRequestCaptured:
+        raise
+    except Exception:  # logging must never break a call
+        logger.debug("LiteLLM pre_call logging failed", exc_info=True)
 
 
 class CodeBuddyLLM(CustomLLM):
