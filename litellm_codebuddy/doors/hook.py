@@ -9,7 +9,9 @@
   unless the operator allows client-side credentials the way LiteLLM does for ``api_base``
   (``general_settings.allow_client_side_credentials: true``, or ``api_key`` in the deployment's
   ``configurable_clientside_auth_params``). A client's key would otherwise replace the operator's CodeBuddy key
-  for that request, and the gateway's 401 for it would cool the operator's deployment down for everyone.
+  for that request, and the gateway's 401 for it would cool the operator's deployment down for everyone. A client's
+  ``private_data`` is kept only when it opts out (true): LiteLLM would let a client's false replace a deployment's
+  opt-out (``proxy_team.yaml``) for its request, so a false, or anything else, is left out.
 - ``async_post_call_failure_hook`` sees every failure, authentication ones included, and may change the answer:
   a key that is not the master key on a proxy without a database of virtual keys gets 401 (LiteLLM answers
   400 "No connected db."), and an error whose message carries a Python traceback reaches the client as its first
@@ -25,6 +27,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from ..endpoint import switch
 from . import logs
 from .shapes import client_credentials, problem
 
@@ -89,6 +92,10 @@ class ProxyDoors(CustomLogger):  # type: ignore[misc]
         fields = client_credentials(data)
         if fields and not _client_keys_allowed(data.get("model")):
             raise HTTPException(status_code=400, detail=_refused_credentials(fields))
+        if "private_data" in data and switch(data["private_data"]) is not True:
+            # a client may opt its own requests out, never a deployment's requests back in
+            logger.debug("CodeBuddy doors: a client's private_data that is not an opt-out is left out")
+            del data["private_data"]
         return data
 
     async def async_post_call_failure_hook(

@@ -436,10 +436,14 @@ def test_team_settings_send_private_data(oai: openai.OpenAI, fake: FakeCodeBuddy
     chat(oai, stream, model=TEAM, messages=[{"role": "user", "content": f"{word}d"}], extra_body=headers)
     assert request_with(fake, f"{word}d").headers["x-private-data"] == "true"
     assert "private_data" not in str(request_with(fake, f"{word}c").body)
-    # LiteLLM lets a request's body replace a deployment's litellm_params for that request (docs/teams.md)
-    back_in = {"private_data": False}
-    chat(oai, stream, model=TEAM, messages=[{"role": "user", "content": f"{word}e"}], extra_body=back_in)
-    assert request_with(fake, f"{word}e").headers["x-private-data"] == "false"
+    # LiteLLM would let a request's body replace a deployment's litellm_params for that request: the doors keep a
+    # client's private_data only as an opt-out, so a team's opt-out holds (docs/teams.md)
+    for back_in in (False, "false", 0):
+        text = f"{word}e{back_in}"
+        chat(
+            oai, stream, model=TEAM, messages=[{"role": "user", "content": text}], extra_body={"private_data": back_in}
+        )
+        assert request_with(fake, text).headers["x-private-data"] == "true"
 
 
 @STREAM
