@@ -29,6 +29,8 @@ as chat models: the gateway refuses chat with them (11103).
 
 from __future__ import annotations
 
+import functools
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -326,6 +328,9 @@ GATEWAY_FLAGS: dict[str, bool] = {
     "supports_anthropic_compaction": False,
     "supports_per_turn_control": False,
     "supports_none_reasoning_effort": False,
+    "supports_sampling_params": True,  # temperature and top_p are read (the official client sends temperature)
+    "supports_continuation": False,
+    "supports_bedrock_native_structured_output_by_default": False,
 }
 # LiteLLM's per-level effort flags (the levels a list can name)
 _EFFORT_FLAGS = {
@@ -365,7 +370,21 @@ def capability_flags(
     )
     levels = GATEWAY_EFFORTS if efforts is None else efforts
     flags.update({flag: reasoning and level in levels for level, flag in _EFFORT_FLAGS.items()})
+    # a flag a newer LiteLLM asks about that this table does not know yet: False rather than the answer of another
+    # provider's entry of the same bare name
+    flags.update({flag: False for flag in _litellm_flags() if flag not in flags})
     return flags
+
+
+@functools.lru_cache(maxsize=1)
+def _litellm_flags() -> tuple[str, ...]:
+    """Every ``supports_*`` key of LiteLLM's model info (``litellm.types.utils.ModelInfoBase``); none without
+    LiteLLM."""
+    try:
+        from litellm.types.utils import ModelInfoBase
+    except ImportError:
+        return ()
+    return tuple(k for k in typing.get_type_hints(ModelInfoBase) if k.startswith("supports_"))
 
 
 def model_info(

@@ -160,6 +160,10 @@ def test_image_url_string(path: str, fake: FakeCodeBuddy) -> None:
 # ------------------------------------------------------------------------------------------------ parts refused
 
 
+#: LiteLLM 1.110's own refusal of a PDF for a model whose ``supports_pdf_input`` is False (1.108 leaves it to us)
+LITELLM_REFUSES_PDF = "does not accept PDF input"
+
+
 @pytest.mark.parametrize(
     ("part", "named"),
     [
@@ -180,6 +184,8 @@ def test_parts_the_gateway_cannot_take_are_refused(path: str, fake: FakeCodeBudd
     """The gateway answers 11101 to these (docs/gateway.md#content-parts): refused before sending, naming the part."""
     content = [{"type": "text", "text": "What's this file about?"}, part]
     exc = refused_before_sending(path, fake, [{"role": "user", "content": content}])
+    if LITELLM_REFUSES_PDF in str(exc):  # LiteLLM 1.110 refuses a PDF itself, from the catalog's supports_pdf_input
+        return
     assert "messages[0].content[1]:" in str(exc) and named in str(exc)
     assert "text and image_url" in str(exc)
 
@@ -306,7 +312,8 @@ def test_return_raw_request_of_a_file_part_is_the_error(fake: FakeCodeBuddy) -> 
     )
     assert fake.connections_total == before
     assert "raw_request_body" not in raw
-    assert "a 'file' part cannot be sent" in str(raw["error"])
+    error = str(raw["error"])
+    assert "a 'file' part cannot be sent" in error or LITELLM_REFUSES_PDF in error
 
 
 # ------------------------------------------------------------------------------------------------ usage and cost
@@ -385,7 +392,8 @@ def test_response_cost_is_the_credits_at_the_credit_cost(
     path: str, fake: FakeCodeBuddy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CodeBuddy bills in credits: with ``CODEBUDDY_CREDIT_COST`` the response's cost is credits x that price, on
-    every path (LiteLLM's ``response_cost``); ``litellm.completion_cost`` prices tokens, which cost 0.0 each."""
+    every path (LiteLLM's ``response_cost``). ``litellm.completion_cost`` prices tokens, which cost 0.0 each, on
+    LiteLLM 1.108; from 1.110 it takes the usage's own ``cost`` when there is one, the same figure."""
     monkeypatch.setenv("CODEBUDDY_CREDIT_COST", "0.5")
     result = ask(path, fake, [{"role": "user", "content": "Hello, how are you?"}])
     response = result.response
@@ -396,7 +404,8 @@ def test_response_cost_is_the_credits_at_the_credit_cost(
         credit = response.usage.credit
         assert response._hidden_params["response_cost"] == pytest.approx(credit * 0.5)
     assert credit > 0
-    assert litellm.completion_cost(completion_response=response) == 0.0
+    priced = litellm.completion_cost(completion_response=response)
+    assert priced == 0.0 or priced == pytest.approx(credit * 0.5)
 
 
 def test_without_a_credit_cost_the_response_cost_is_zero(fake: FakeCodeBuddy) -> None:

@@ -351,11 +351,11 @@ def test_the_privacy_opt_out_reaches_image_requests(mode: str, upstream: respx.M
 
 @SYNC_ASYNC
 def test_options_the_proxy_received_reach_the_gateway(mode: str, upstream: respx.MockRouter) -> None:
-    """LiteLLM keeps n and size from a custom provider; the proxy's request body (``proxy_server_request``, which
-    LiteLLM keeps on its logging object) still has them."""
+    """LiteLLM 1.108 keeps n and size from a custom provider (1.110 hands them on); the proxy's request body
+    (``proxy_server_request``, which LiteLLM keeps on its logging object) still has them."""
     route = upstream.post(GENERATIONS).mock(return_value=answered(envelope({"b64_json": B64}, {"b64_json": B64})))
     received = {"url": "http://proxy/v1/images/generations", "body": {"prompt": "a fox", "size": "256x256", "n": 2}}
-    response = generate(mode, size="999x999", n=5, proxy_server_request=received)
+    response = generate(mode, proxy_server_request=received)
     assert len(response.data) == 2
     assert sent(route) == {"model": "hunyuan-image-v3.0", "prompt": "a fox", "size": "256x256", "n": 2}
 
