@@ -22,13 +22,14 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from .answer import Answer, enc
 from .auth import auth_error
 from .checks import validate
 from .codes import business_message, error_body, request_id, status_of
-from .directives import Faults, request_directives
+from .directives import Faults, RequestDirectives, request_directives
 from .http import Gone, Request, abort, is_gone, phrase, send, send_json, sleep_watching
 from .models import input_window, picked
 from .refusals import REFUSALS, Said, frequency_limit
@@ -142,8 +143,16 @@ def _injected_error(f: Faults, body: Any) -> Failure | None:
     return None
 
 
-async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-    """Answer one chat request; returns whether the connection serves another."""
+async def admit(
+    state: FakeState,
+    req: Request,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    directed_by: Callable[[Any], Any] = lambda body: body,
+) -> tuple[Any, RequestDirectives] | bool:
+    """Steps 1 to 6 for any model request (chat, and ``images``): the body and its directives, or, once one of
+    these steps has answered, whether the connection serves another. ``directed_by``: what of the body holds the
+    directives, as a chat body (an image body's ``prompt`` as a user message)."""
     keep = req.keep_alive
     try:
         body: Any = json.loads(req.body)
@@ -151,7 +160,7 @@ async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, wri
         body = None
     state.traffic.record(req, body)
     try:
-        directed = request_directives(state.faults, req.headers, body)
+        directed = request_directives(state.faults, req.headers, directed_by(body))
     except ValueError as exc:
         return await send_json(writer, 400, {"code": 400, "msg": f"bad fake directive: {exc}"}, keep_alive=keep)
     f = directed.faults
@@ -168,6 +177,17 @@ async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, wri
     if failure is not None:
         status, obj, extra = _as_directed(f, failure)
         return await send_json(writer, status, obj, keep_alive=keep, extra=extra)
+    return body, directed
+
+
+async def chat(state: FakeState, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Answer one chat request; returns whether the connection serves another."""
+    keep = req.keep_alive
+    admitted = await admit(state, req, reader, writer)
+    if isinstance(admitted, bool):
+        return admitted
+    body, directed = admitted
+    f = directed.faults
 
     refusal = validate(body, state)
     if refusal is not None:

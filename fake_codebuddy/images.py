@@ -26,10 +26,8 @@ import struct
 import zlib
 from typing import Any
 
-from .auth import auth_error
 from .codes import error_body, request_id
-from .directives import request_directives
-from .gateway import _injected_error, _limited, _proxy_fault, unauthorized_body
+from .gateway import admit
 from .http import Request, send_json
 from .state import FakeState
 
@@ -107,38 +105,20 @@ def answer(body: dict[str, Any], prompt: str) -> dict[str, Any]:
     }
 
 
+def _as_message(body: Any) -> dict[str, Any]:
+    """The image body's ``prompt`` as a chat body's user message, where the directives are read."""
+    prompt = body.get("prompt") if isinstance(body, dict) else None
+    return {"messages": [{"role": "user", "content": prompt if isinstance(prompt, str) else ""}]}
+
+
 async def handle(state: FakeState, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
     """Answer one image request; returns whether the connection serves another."""
     keep = req.keep_alive
-    try:
-        body: Any = json.loads(req.body)
-    except ValueError:
-        body = None
-    state.traffic.record(req, body)
-    prompt = body.get("prompt") if isinstance(body, dict) else None
-    as_message = {"messages": [{"role": "user", "content": prompt if isinstance(prompt, str) else ""}]}
-    try:
-        directed = request_directives(state.faults, req.headers, as_message)
-    except ValueError as exc:
-        return await send_json(writer, 400, {"code": 400, "msg": f"bad fake directive: {exc}"}, keep_alive=keep)
+    admitted = await admit(state, req, reader, writer, _as_message)
+    if isinstance(admitted, bool):
+        return admitted
+    body, directed = admitted
     f = directed.faults
-
-    done = await _proxy_fault(f, reader, writer, keep)
-    if done is not None:
-        return done
-
-    why = auth_error(req.headers, state)
-    if why is not None:
-        return await send_json(writer, 401, unauthorized_body(why), keep_alive=keep)
-
-    limited = _limited(state, req, body)
-    if limited is not None:
-        return await send_json(writer, limited[0], limited[1], keep_alive=keep)
-
-    injected = _injected_error(f, body)
-    if injected is not None:
-        return await send_json(writer, injected[0], injected[1], keep_alive=keep)
-
     bad = _bad_body(body, edit=req.path == EDITS)
     if bad is not None:
         return await send_json(writer, f.status or 200, error_body(*bad), keep_alive=keep)
