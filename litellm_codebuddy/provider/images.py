@@ -39,7 +39,7 @@ from typing import Any, Literal
 import litellm
 from litellm.types.utils import ImageObject, ImageResponse, ImageUsage, ImageUsageInputTokensDetails
 
-from ..endpoint import PROVIDER, BadBaseURL, api_root, auth_headers
+from ..endpoint import PROVIDER, BadBaseURL, api_root, auth_headers, switch
 from .errors import error_from_response
 from .params import bad_request
 from .stream import credits_cost
@@ -119,7 +119,7 @@ def _revise(value: Any) -> dict[str, bool]:
     if isinstance(value, Mapping):
         value = value.get("value")
     if isinstance(value, str):
-        return {"value": value.strip().lower() in ("1", "true", "yes", "on")}
+        return {"value": switch(value) is True}
     return {"value": bool(value)}
 
 
